@@ -1,0 +1,293 @@
+/*
+ * bmap.c - the block tree of a file: from (level, index) to a buffer.
+ *
+ * An inode holds four top pointers that reach blocks at level `height`;
+ * every indirect block holds 128 pointers to the level below; level 0 is
+ * data. A file of height h addresses 4 * 128^h data blocks, so height 5
+ * covers 512 TiB. Growing a file raises its height by putting a new
+ * indirect block above the old top pointers; the buffer keys (level,
+ * index) of everything below do not change.
+ *
+ * Blocks are allocated late: a new or changed block is only a dirty
+ * buffer until the next CP gives it a home (cp.c). Dirtying a block
+ * dirties its ancestors up to the fsinfo, because every one of them will
+ * get a new home and so a new pointer.
+ */
+#include <stdlib.h>
+
+#include "wafl/wafl_int.h"
+
+uint64_t bmap_capacity(unsigned height, unsigned level)
+{
+	if (level > height)
+		return 0;
+	return (uint64_t)WAFL_TOP_PTRS << (WAFL_PTR_SHIFT * (height - level));
+}
+
+uint8_t bmap_kind(uint64_t ino, uint8_t level, const struct wafl_dinode *di)
+{
+	if (level > 0)
+		return WAFL_BK_INDIRECT;
+	if (ino == WAFL_INO_INODEFILE)
+		return WAFL_BK_INODE;
+	if (ino == WAFL_INO_ACTIVEMAP || ino == WAFL_INO_SUMMARY)
+		return WAFL_BK_MAP;
+	if (di && (di->iflags & WAFL_IF_META))
+		return WAFL_BK_META;
+	if (di && (di->mode & 0170000) == 0040000)
+		return WAFL_BK_DIR;
+	return WAFL_BK_DATA;
+}
+
+int block_read(struct wafl_fs *fs, const struct wafl_bptr *p, uint64_t ino, uint8_t level,
+	       uint64_t idx, uint8_t *data)
+{
+	struct wafl_aggr *a = fs->aggr;
+	if (p->flags & WAFL_BP_ABSENT) {
+		wafl_logf(WLOG_ERR, "vol %u ino %llu L%u fbn %llu: absent pointer outside conversion",
+			  fs->volid, (unsigned long long)ino, level, (unsigned long long)idx);
+		return -EUCLEAN;
+	}
+	if (p->pvbn == 0 || p->pvbn >= a->raid.nblocks) {
+		wafl_logf(WLOG_ERR, "vol %u ino %llu L%u fbn %llu: pointer to pvbn %llu out of range",
+			  fs->volid, (unsigned long long)ino, level, (unsigned long long)idx,
+			  (unsigned long long)p->pvbn);
+		return -EUCLEAN;
+	}
+	uint8_t slot[WAFL_SLOT_SIZE] __attribute__((aligned(64)));
+	int rc = raid_read_slot(&a->raid, p->pvbn, slot);
+	if (rc)
+		return rc;
+	struct ctx_expect e = {
+		.volid = fs->volid,
+		.ino = ino,
+		.level = level,
+		.fbn = idx,
+		.pvbn = p->pvbn,
+		.vvbn = p->vvbn,
+		.cp = p->cp,
+		.cksum = p->cksum,
+	};
+	char why[96];
+	rc = ctx_verify(slot, &e, why, sizeof(why));
+	if (rc) {
+		wafl_logf(WLOG_ERR, "pvbn %llu (vol %u ino %llu L%u fbn %llu): %s",
+			  (unsigned long long)p->pvbn, fs->volid, (unsigned long long)ino, level,
+			  (unsigned long long)idx, why);
+		return rc;
+	}
+	memcpy(data, slot, WAFL_BS);
+	return 0;
+}
+
+static struct wafl_dinode *fs_di(struct wafl_fs *fs, uint64_t ino, int *rc)
+{
+	*rc = 0;
+	if (ino == WAFL_INO_INODEFILE)
+		return &fs->fsi.inofile;
+	struct wbuf *ib;
+	struct wafl_dinode *di;
+	*rc = inode_get(fs, ino, &ib, &di);
+	return *rc ? NULL : di;
+}
+
+int buf_dirty(struct wbuf *b)
+{
+	struct wafl_fs *fs = b->fs;
+	while (b && !(b->flags & B_DIRTY)) {
+		cache_mark_dirty(&fs->aggr->cache, b);
+		int rc;
+		struct wafl_dinode *di = fs_di(fs, b->ino, &rc);
+		if (!di)
+			return rc;
+		if (b->level >= di->height) {
+			/* parent is the inode */
+			if (b->ino == WAFL_INO_INODEFILE)
+				return 0;
+			b = cache_find(&fs->aggr->cache, fs, WAFL_INO_INODEFILE, 0,
+				       b->ino / WAFL_INODES_PER_BLOCK);
+			if (!b)
+				return -EUCLEAN; /* inode_get just loaded it */
+			continue;
+		}
+		struct wbuf *p;
+		rc = bmap_get(fs, b->ino, di, (uint8_t)(b->level + 1), b->idx >> WAFL_PTR_SHIFT, 0,
+			      &p);
+		if (rc)
+			return rc;
+		if (!p)
+			return -EUCLEAN; /* a block with no parent */
+		b = p;
+	}
+	return 0;
+}
+
+/* Puts a new level above the top pointers. */
+static int bmap_grow(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di)
+{
+	if (di->height >= WAFL_MAX_HEIGHT)
+		return -EFBIG;
+	uint8_t nl = (uint8_t)(di->height + 1);
+	struct wbuf *nb = cache_new(&fs->aggr->cache, fs, ino, nl, 0);
+	if (!nb)
+		return -ENOMEM;
+	nb->kind = WAFL_BK_INDIRECT;
+	memcpy(nb->data, di->top, sizeof(di->top));
+	memset(di->top, 0, sizeof(di->top));
+	di->height = nl;
+	di->blocks++;
+	return buf_dirty(nb);
+}
+
+int bmap_get(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di, uint8_t level,
+	     uint64_t idx, unsigned flags, struct wbuf **out)
+{
+	struct wafl_aggr *a = fs->aggr;
+	*out = cache_find(&a->cache, fs, ino, level, idx);
+	if (*out) {
+		a->cache.hits++;
+		return 0;
+	}
+	int rc;
+	if (idx >= bmap_capacity(di->height, level)) {
+		if (!(flags & BM_CREATE))
+			return 0;
+		while (idx >= bmap_capacity(di->height, level))
+			if ((rc = bmap_grow(fs, ino, di)))
+				return rc;
+		*out = cache_find(&a->cache, fs, ino, level, idx);
+		if (*out)
+			return 0;
+	}
+	struct wafl_bptr *slot;
+	if (level == di->height) {
+		slot = &di->top[idx];
+	} else {
+		struct wbuf *pb;
+		rc = bmap_get(fs, ino, di, (uint8_t)(level + 1), idx >> WAFL_PTR_SHIFT, flags, &pb);
+		if (rc || !pb)
+			return rc;
+		slot = &((struct wafl_bptr *)pb->data)[idx & (WAFL_PTRS_PER_BLOCK - 1)];
+	}
+	if (slot->pvbn == 0 && !(slot->flags & WAFL_BP_ABSENT)) {
+		if (!(flags & BM_CREATE))
+			return 0;
+		struct wbuf *b = cache_new(&a->cache, fs, ino, level, idx);
+		if (!b)
+			return -ENOMEM;
+		b->kind = bmap_kind(ino, level, di);
+		di->blocks++;
+		rc = buf_dirty(b);
+		if (rc)
+			return rc;
+		*out = b;
+		return 0;
+	}
+	struct wbuf *b = cache_new(&a->cache, fs, ino, level, idx);
+	if (!b)
+		return -ENOMEM;
+	a->cache.misses++;
+	rc = block_read(fs, slot, ino, level, idx, b->data);
+	if (rc) {
+		cache_drop(&a->cache, b);
+		return rc;
+	}
+	b->home = *slot;
+	b->kind = bmap_kind(ino, level, di);
+	*out = b;
+	return 0;
+}
+
+int bmap_parent_slot(struct wbuf *b, struct wafl_bptr **slot)
+{
+	struct wafl_fs *fs = b->fs;
+	int rc;
+	struct wafl_dinode *di = fs_di(fs, b->ino, &rc);
+	if (!di)
+		return rc;
+	if (b->level == di->height) {
+		if (b->idx >= WAFL_TOP_PTRS)
+			return -EUCLEAN;
+		*slot = &di->top[b->idx];
+		return 0;
+	}
+	struct wbuf *p;
+	rc = bmap_get(fs, b->ino, di, (uint8_t)(b->level + 1), b->idx >> WAFL_PTR_SHIFT, 0, &p);
+	if (rc)
+		return rc;
+	if (!p)
+		return -EUCLEAN;
+	*slot = &((struct wafl_bptr *)p->data)[b->idx & (WAFL_PTRS_PER_BLOCK - 1)];
+	return 0;
+}
+
+/* Releases one block: its home (if any) is freed at the next CP, its
+ * buffer (if cached) goes away. */
+static int release_block(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di, uint8_t level,
+			 uint64_t idx, struct wafl_bptr *slot)
+{
+	struct wafl_aggr *a = fs->aggr;
+	struct wbuf *b = cache_find(&a->cache, fs, ino, level, idx);
+	struct wafl_bptr home = b ? b->home : *slot;
+	if (home.pvbn) {
+		int rc = map_free_later(fs, home.vvbn ? home.vvbn : home.pvbn, home.pvbn);
+		if (rc)
+			return rc;
+	}
+	if (b)
+		cache_drop(&a->cache, b);
+	if (home.pvbn || b)
+		di->blocks--;
+	memset(slot, 0, sizeof(*slot));
+	return 0;
+}
+
+/* Frees everything under (level, idx) whose data index is >= from. *slot
+ * points at this node (in the parent or the inode). */
+static int trunc_node(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di, uint8_t level,
+		      uint64_t idx, struct wafl_bptr *slot, uint64_t from)
+{
+	struct wafl_aggr *a = fs->aggr;
+	uint64_t span = 1ull << (WAFL_PTR_SHIFT * level);
+	uint64_t first = idx * span;
+	bool cached = cache_find(&a->cache, fs, ino, level, idx) != NULL;
+	if (!cached && slot->pvbn == 0)
+		return 0; /* a hole */
+	if (first + span <= from)
+		return 0;
+	if (level > 0) {
+		struct wbuf *nb;
+		int rc = bmap_get(fs, ino, di, level, idx, 0, &nb);
+		if (rc)
+			return rc;
+		if (!nb)
+			return 0;
+		rc = buf_dirty(nb);
+		if (rc)
+			return rc;
+		struct wafl_bptr *ptrs = (struct wafl_bptr *)nb->data;
+		for (unsigned i = 0; i < WAFL_PTRS_PER_BLOCK; i++) {
+			uint64_t cidx = idx * WAFL_PTRS_PER_BLOCK + i;
+			rc = trunc_node(fs, ino, di, (uint8_t)(level - 1), cidx, &ptrs[i], from);
+			if (rc)
+				return rc;
+		}
+	}
+	if (first >= from)
+		return release_block(fs, ino, di, level, idx, slot);
+	return 0;
+}
+
+int bmap_truncate(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di, uint64_t from_fbn)
+{
+	for (unsigned i = 0; i < WAFL_TOP_PTRS; i++) {
+		int rc = trunc_node(fs, ino, di, di->height, i, &di->top[i], from_fbn);
+		if (rc)
+			return rc;
+	}
+	if (from_fbn == 0) {
+		/* nothing left: the tree can start over at height 0 */
+		di->height = 0;
+	}
+	return 0;
+}
