@@ -337,7 +337,8 @@ static int ent_cmp(const void *x, const void *y)
 
 static int cp_write(struct wafl_aggr *a, struct cp_io *io)
 {
-	qsort(io->ents, io->n, sizeof(*io->ents), ent_cmp);
+	if (io->n)
+		qsort(io->ents, io->n, sizeof(*io->ents), ent_cmp);
 	/* gather runs of consecutive slots on one disk into one pwritev */
 	struct iovec iov[64];
 	size_t i = 0;
@@ -505,7 +506,9 @@ static void cp_done_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	a->cp_durable = io->cp;
-	a->sb = io->sb;
+	/* a->sb is the live configuration (disks may have been added since
+	 * this CP froze): take only its number */
+	a->sb.cp = io->cp;
 	a->disk_bytes_written += io->bytes + WAFL_SLOT_SIZE * (uint64_t)a->raid.ndisks;
 	uint64_t us = wafl_now_usec() - io->t0;
 	a->cps++;

@@ -55,13 +55,15 @@
  * caller logs -EUCLEAN with the directory's inode. dir_check() reports
  * problems one by one instead of stopping at the first.
  *
- * Costs (block visits): lookup and replace = height (+1 when colliding
- * names straddle a leaf boundary); insert = height, plus at most height+1
- * new blocks on a split; remove = height, plus about height to find the
- * predecessor leaf when a leaf is freed. One insert dirties at most
- * 2 * height + 2 blocks (header, the path, one new block per split level,
- * a new root) of which at most height + 1 are new (appended or reused);
- * one remove dirties at most 2 * height + 1 and appends none.
+ * Costs (block visits, the header aside): lookup and replace read the
+ * path (+1 leaf when colliding names straddle a leaf boundary); insert
+ * reads the path and, on a split, its full ancestors again; remove reads
+ * the path, and when it frees a leaf at most 3 * height more (the
+ * predecessor leaf, the emptied ancestors, the root collapse). One insert
+ * dirties at most 2 * height + 2 blocks (header, the path, one new block
+ * per split level, a new root), of which at most height + 1 are new
+ * (appended or reused); one remove dirties at most 2 * height + 1 blocks
+ * and appends none. The height is 3 for a million names.
  *
  * Test hook: dir_test_hash_bits (default 56, i.e. off) masks the hash to
  * fewer bits so that unit tests can make names collide. Nothing but tests
@@ -79,7 +81,7 @@
 
 /* ---- on-disk layout --------------------------------------------------- */
 
-#define DIR_BLK 4096u
+#define DIR_BLK	     4096u
 #define DIR_NAME_MAX 255u
 /* More than enough: 127^14 leaf splits would be needed to grow past it. */
 #define DIR_MAX_HEIGHT 16u
@@ -104,17 +106,17 @@
  *	48	8	number of blocks in the file, this one included
  *	56	4040	reserved, 0
  */
-#define DIR_HDR_MAGIC 0x52494457u /* "WDIR" */
-#define DIR_VERSION 1u
-#define DIR_HDR_MAGIC_OFF 0
+#define DIR_HDR_MAGIC	    0x52494457u /* "WDIR" */
+#define DIR_VERSION	    1u
+#define DIR_HDR_MAGIC_OFF   0
 #define DIR_HDR_VERSION_OFF 4
-#define DIR_HDR_ROOT_OFF 8
-#define DIR_HDR_HEIGHT_OFF 16
-#define DIR_HDR_COUNT_OFF 24
-#define DIR_HDR_FREE_OFF 32
-#define DIR_HDR_NFREE_OFF 40
+#define DIR_HDR_ROOT_OFF    8
+#define DIR_HDR_HEIGHT_OFF  16
+#define DIR_HDR_COUNT_OFF   24
+#define DIR_HDR_FREE_OFF    32
+#define DIR_HDR_NFREE_OFF   40
 #define DIR_HDR_NBLOCKS_OFF 48
-#define DIR_HDR_SIZE 56
+#define DIR_HDR_SIZE	    56
 
 /*
  * Every node starts with a 32-byte header; the first 8 bytes are common.
@@ -162,31 +164,31 @@
 #define DIR_NODE_MAGIC_OFF 0
 #define DIR_NODE_LEVEL_OFF 4
 #define DIR_NODE_COUNT_OFF 6
-#define DIR_NODE_HDR 32u
+#define DIR_NODE_HDR	   32u
 
-#define DIR_LEAF_MAGIC 0x4C524944u /* "DIRL" */
+#define DIR_LEAF_MAGIC	  0x4C524944u /* "DIRL" */
 #define DIR_LEAF_DATA_OFF 8
 #define DIR_LEAF_FRAG_OFF 10
 #define DIR_LEAF_NEXT_OFF 16
-#define DIR_SLOT_SIZE 2u
+#define DIR_SLOT_SIZE	  2u
 
-#define DIR_ENT_KEY_OFF 0
-#define DIR_ENT_INO_OFF 8
-#define DIR_ENT_TYPE_OFF 16
+#define DIR_ENT_KEY_OFF	    0
+#define DIR_ENT_INO_OFF	    8
+#define DIR_ENT_TYPE_OFF    16
 #define DIR_ENT_NAMELEN_OFF 17
-#define DIR_ENT_NAME_OFF 18
-#define DIR_ENT_FIXED 18u
+#define DIR_ENT_NAME_OFF    18
+#define DIR_ENT_FIXED	    18u
 /* An entry with its slot, smallest and largest. */
 #define DIR_ENT_SPACE_MIN (DIR_ENT_FIXED + 1 + DIR_SLOT_SIZE)
 #define DIR_ENT_SPACE_MAX (DIR_ENT_FIXED + DIR_NAME_MAX + DIR_SLOT_SIZE)
-#define DIR_LEAF_SPACE (DIR_BLK - DIR_NODE_HDR)
-#define DIR_LEAF_MAXENT (DIR_LEAF_SPACE / DIR_ENT_SPACE_MIN) /* 193 */
+#define DIR_LEAF_SPACE	  (DIR_BLK - DIR_NODE_HDR)
+#define DIR_LEAF_MAXENT	  (DIR_LEAF_SPACE / DIR_ENT_SPACE_MIN) /* 193 */
 
 #define DIR_INT_MAGIC 0x49524944u /* "DIRI" */
-#define DIR_INT_ENT 16u
-#define DIR_INT_MAX ((DIR_BLK - DIR_NODE_HDR) / DIR_INT_ENT) /* 254 */
+#define DIR_INT_ENT   16u
+#define DIR_INT_MAX   ((DIR_BLK - DIR_NODE_HDR) / DIR_INT_ENT) /* 254 */
 
-#define DIR_FREE_MAGIC 0x46524944u /* "DIRF" */
+#define DIR_FREE_MAGIC	  0x46524944u /* "DIRF" */
 #define DIR_FREE_NEXT_OFF 8
 
 _Static_assert(DIR_HDR_SIZE <= DIR_BLK, "header fits a block");
@@ -248,9 +250,9 @@ extern int dir_test_hash_bits;
 /* Test hook (see the top of the file): hash bits kept, 56 = all. */
 int dir_test_hash_bits = 56;
 
-#define DIR_HASH_P1 0x9E3779B185EBCA87ull
-#define DIR_HASH_P2 0xC2B2AE3D27D4EB4Full
-#define DIR_HASH_P3 0x165667B19E3779F9ull
+#define DIR_HASH_P1   0x9E3779B185EBCA87ull
+#define DIR_HASH_P2   0xC2B2AE3D27D4EB4Full
+#define DIR_HASH_P3   0x165667B19E3779F9ull
 #define DIR_HASH_SEED 0x2545F4914F6CDD1Dull
 
 static inline uint64_t dir_rotl(uint64_t x, unsigned r)
@@ -310,12 +312,12 @@ uint64_t dir_hash56(const char *name, size_t len)
 /* The header, decoded. Changed in memory during a call and written back
  * with dir_hdr_store() into the dirty block 0. */
 struct dir_hdr {
-	uint64_t root;
-	uint32_t height;
-	uint64_t count;
-	uint64_t free_head;
-	uint64_t free_count;
-	uint64_t nblocks;
+	uint64_t root;	     /* root node fbn, 0 while the tree is empty */
+	uint32_t height;     /* levels; 0 = no tree, 1 = the root is a leaf */
+	uint64_t count;	     /* entries in the leaves */
+	uint64_t free_head;  /* first free block, 0 = none */
+	uint64_t free_count; /* blocks on the free list */
+	uint64_t nblocks;    /* blocks in the file, the header included */
 };
 
 /* Decodes block 0; a field that cannot be right gives -EUCLEAN. */
@@ -331,7 +333,8 @@ static int dir_hdr_decode(const uint8_t *b, struct dir_hdr *h)
 	h->free_count = dir_get64(b + DIR_HDR_NFREE_OFF);
 	h->nblocks = dir_get64(b + DIR_HDR_NBLOCKS_OFF);
 	if (h->nblocks < 1 || h->nblocks > DIR_MAX_BLOCKS || h->height > DIR_MAX_HEIGHT ||
-	    h->root >= h->nblocks || h->free_head >= h->nblocks || (h->height == 0) != (h->root == 0))
+	    h->root >= h->nblocks || h->free_head >= h->nblocks ||
+	    (h->height == 0) != (h->root == 0))
 		return -EUCLEAN;
 	return 0;
 }
@@ -362,11 +365,11 @@ static void dir_hdr_store(uint8_t *b, const struct dir_hdr *h)
 
 /* An entry, decoded; name points into its block (or the caller's name). */
 struct dir_ent {
-	uint64_t key;
-	uint64_t ino;
-	uint8_t type;
-	uint8_t len;
-	const uint8_t *name;
+	uint64_t key;	     /* the cookie */
+	uint64_t ino;	     /* inode number */
+	uint8_t type;	     /* enum wafl_ftype */
+	uint8_t len;	     /* name length, 1..255 */
+	const uint8_t *name; /* not NUL-terminated */
 };
 
 static inline unsigned dir_leaf_n(const uint8_t *b)
@@ -709,9 +712,9 @@ static uint64_t dir_int_split(uint8_t *b, uint8_t *nb, unsigned pos, uint64_t ke
  * the leaf), the child taken in each internal node, and the exclusive
  * upper bound of the leaf's key range. */
 struct dir_path {
-	uint64_t fbn[DIR_MAX_HEIGHT];
-	unsigned idx[DIR_MAX_HEIGHT];
-	uint64_t hi; /* UINT64_MAX: no bound */
+	uint64_t fbn[DIR_MAX_HEIGHT]; /* node at each depth */
+	unsigned idx[DIR_MAX_HEIGHT]; /* child taken there (internal nodes) */
+	uint64_t hi;		      /* leaf's keys are < hi; UINT64_MAX: no bound */
 };
 
 static inline bool dir_fbn_ok(const struct dir_hdr *h, uint64_t fbn)
@@ -734,8 +737,7 @@ static int dir_get_int(const struct dir_io *io, const struct dir_hdr *h, uint64_
 }
 
 /* Reads leaf fbn and checks its header. */
-static int dir_get_leaf(const struct dir_io *io, const struct dir_hdr *h, uint64_t fbn,
-			uint8_t **b)
+static int dir_get_leaf(const struct dir_io *io, const struct dir_hdr *h, uint64_t fbn, uint8_t **b)
 {
 	int err;
 
@@ -782,7 +784,7 @@ struct dir_found {
 	unsigned slot; /* found: its slot there */
 	uint64_t ino;
 	uint8_t type;
-	bool in_path;  /* the key is in the range of path's leaf */
+	bool in_path; /* the key is in the range of path's leaf */
 };
 
 /*
@@ -790,11 +792,11 @@ struct dir_found {
  * the descent in path (valid when the tree is not empty), and scans the
  * range, which may continue into following leaves.
  */
-static int dir_find(const struct dir_io *io, const struct dir_hdr *h, const char *name,
-		    size_t len, struct dir_path *path, struct dir_found *f)
+static int dir_find(const struct dir_io *io, const struct dir_hdr *h, const char *name, size_t len,
+		    struct dir_path *path, struct dir_found *f)
 {
 	uint64_t base = dir_hash56(name, len) << 8, last = base | 0xFF;
-	uint64_t used[4] = { 0, 0, 0, 0 }, fbn, hops = 0;
+	uint64_t used[4] = {0, 0, 0, 0}, fbn, hops = 0;
 	unsigned pos;
 	uint8_t *b;
 	int err;
@@ -925,7 +927,7 @@ static int dir_alloc_n(const struct dir_io *io, struct dir_hdr *h, unsigned n, u
 
 int dir_init(const struct dir_io *io)
 {
-	struct dir_hdr h = { .nblocks = 1 };
+	struct dir_hdr h = {.nblocks = 1};
 	uint64_t fbn;
 	uint8_t *b;
 	int err = io->append(io->ctx, &fbn, &b);
@@ -952,8 +954,8 @@ int dir_count(const struct dir_io *io, uint64_t *n)
 
 /* Absent names still get *cookie: the key an insert would give them now
  * (0 if 256 colliding names already hold every seq). */
-int dir_lookup(const struct dir_io *io, const char *name, size_t len, uint64_t *ino,
-	       uint8_t *type, uint64_t *cookie)
+int dir_lookup(const struct dir_io *io, const char *name, size_t len, uint64_t *ino, uint8_t *type,
+	       uint64_t *cookie)
 {
 	struct dir_hdr h;
 	struct dir_path path;
@@ -1088,7 +1090,10 @@ int dir_insert(const struct dir_io *io, const char *name, size_t len, uint64_t i
 	if (f.key == 0)
 		return -ENOSPC; /* 256 names share this hash */
 	e = (struct dir_ent){
-		.key = f.key, .ino = ino, .type = type, .len = (uint8_t)len,
+		.key = f.key,
+		.ino = ino,
+		.type = type,
+		.len = (uint8_t)len,
 		.name = (const uint8_t *)name,
 	};
 
@@ -1256,8 +1261,7 @@ static int dir_remove_leaf(const struct dir_io *io, struct dir_hdr *h, const str
 	return 0;
 }
 
-int dir_remove(const struct dir_io *io, const char *name, size_t len, uint64_t *ino,
-	       uint8_t *type)
+int dir_remove(const struct dir_io *io, const char *name, size_t len, uint64_t *ino, uint8_t *type)
 {
 	struct dir_hdr h;
 	struct dir_path path;
@@ -1316,8 +1320,7 @@ int dir_remove(const struct dir_io *io, const char *name, size_t len, uint64_t *
 	return 0;
 }
 
-int dir_replace(const struct dir_io *io, const char *name, size_t len, uint64_t ino,
-		uint8_t type)
+int dir_replace(const struct dir_io *io, const char *name, size_t len, uint64_t ino, uint8_t type)
 {
 	struct dir_hdr h;
 	struct dir_path path;
@@ -1413,14 +1416,14 @@ struct dir_chk {
 	void *arg;
 	int nbad;
 	struct dir_hdr h;
-	uint8_t *seen;       /* bitmap over fbns: in the tree or the free list */
-	uint8_t *copies;     /* a private copy of the internal node at each depth */
-	uint64_t entries;    /* entries found in leaves */
-	uint64_t last_leaf;  /* the previous leaf walked, 0 before the first */
-	uint64_t last_next;  /* its next pointer */
+	uint8_t *seen;	    /* bitmap over fbns: in the tree or the free list */
+	uint8_t *copies;    /* a private copy of the internal node at each depth */
+	uint64_t entries;   /* entries found in leaves */
+	uint64_t last_leaf; /* the previous leaf walked, 0 before the first */
+	uint64_t last_next; /* its next pointer */
 	bool have_key;
-	uint64_t prev_key;   /* the last key seen, in walk order */
-	unsigned group_n;    /* names seen so far with prev_key's hash */
+	uint64_t prev_key;		    /* the last key seen, in walk order */
+	unsigned group_n;		    /* names seen so far with prev_key's hash */
 	uint8_t (*group)[DIR_NAME_MAX + 1]; /* their lengths (byte 0) and bytes */
 };
 
@@ -1545,8 +1548,7 @@ static int dir_chk_node(struct dir_chk *c, uint64_t fbn, unsigned level, unsigne
 	int err;
 
 	if (!dir_fbn_ok(&c->h, fbn)) {
-		dir_chk_bad(c, fbn, "child pointer %llu outside the file",
-			    (unsigned long long)fbn);
+		dir_chk_bad(c, fbn, "child pointer %llu outside the file", (unsigned long long)fbn);
 		return 0;
 	}
 	if (!dir_chk_mark(c, fbn)) {
@@ -1592,7 +1594,7 @@ static int dir_chk_node(struct dir_chk *c, uint64_t fbn, unsigned level, unsigne
 
 int dir_check(const struct dir_io *io, dir_bad_fn bad, void *arg)
 {
-	struct dir_chk c = { .io = io, .bad = bad, .arg = arg };
+	struct dir_chk c = {.io = io, .bad = bad, .arg = arg};
 	uint64_t nfree = 0;
 	uint8_t *b;
 	int err;

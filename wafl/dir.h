@@ -45,8 +45,8 @@ int dir_init(const struct dir_io *io);
 /* The cookie a name has (or would have if inserted now). An absent name
  * gives -ENOENT with *cookie still filled in (0 if 256 names with its hash
  * leave no seq free). Any of ino, type, cookie may be NULL. */
-int dir_lookup(const struct dir_io *io, const char *name, size_t len, uint64_t *ino,
-	       uint8_t *type, uint64_t *cookie);
+int dir_lookup(const struct dir_io *io, const char *name, size_t len, uint64_t *ino, uint8_t *type,
+	       uint64_t *cookie);
 /* -EEXIST if the name is there; -ENOSPC if 256 names already share its
  * hash (or append failed). One insert dirties at most 2 * height + 2
  * blocks, at most height + 1 of them new (appended or off the free list);
@@ -56,11 +56,9 @@ int dir_insert(const struct dir_io *io, const char *name, size_t len, uint64_t i
 	       uint64_t *cookie);
 /* -ENOENT if it is not. Dirties at most 2 * height + 1 blocks, appends
  * none; a leaf left empty is freed (the free list is reused by inserts). */
-int dir_remove(const struct dir_io *io, const char *name, size_t len, uint64_t *ino,
-	       uint8_t *type);
+int dir_remove(const struct dir_io *io, const char *name, size_t len, uint64_t *ino, uint8_t *type);
 /* Points an existing name at another inode (rename over an existing name). */
-int dir_replace(const struct dir_io *io, const char *name, size_t len, uint64_t ino,
-		uint8_t type);
+int dir_replace(const struct dir_io *io, const char *name, size_t len, uint64_t ino, uint8_t type);
 
 typedef int (*dir_iter_fn)(void *arg, const char *name, size_t len, uint64_t ino, uint8_t type,
 			   uint64_t cookie);

@@ -11,7 +11,7 @@
 uint64_t inode_max(struct wafl_fs *fs)
 {
 	uint64_t blocks = fs->type == WAFL_FST_FLEX ? fs->limit_blocks : fs->fsi.space_blocks;
-	uint64_t n = blocks / 4;
+	uint64_t n = blocks; /* one inode per 4 KiB of space */
 	if (n < 4096)
 		n = 4096;
 	return n;

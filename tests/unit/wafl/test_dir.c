@@ -28,10 +28,10 @@ extern int dir_test_hash_bits;
 #define BLK 4096u
 
 /* Fails the test without the cost of cr_assert's message in hot loops. */
-#define CHECK(cond, ...)                                                                  \
-	do {                                                                              \
-		if (!(cond))                                                              \
-			cr_assert_fail(__VA_ARGS__);                                      \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			cr_assert_fail(__VA_ARGS__);                                               \
 	} while (0)
 
 /* ---- the in-memory directory file --------------------------------------- */
@@ -39,12 +39,12 @@ extern int dir_test_hash_bits;
 struct memio {
 	uint8_t **blk;
 	size_t n, cap;
-	size_t limit;          /* append fails with -ENOSPC at this many blocks; 0 = never */
-	long fail_dirty;       /* get_dirty fails with -EIO when this reaches 0; < 0 = never */
-	bool cow;              /* get_dirty of a clean block moves it to a new buffer */
-	bool verify;           /* freeze snapshots every block to compare later */
-	uint8_t *dirty;        /* per block, since the last freeze */
-	uint8_t **garbage;     /* buffers replaced by cow, freed at the next freeze */
+	size_t limit;	   /* append fails with -ENOSPC at this many blocks; 0 = never */
+	long fail_dirty;   /* get_dirty fails with -EIO when this reaches 0; < 0 = never */
+	bool cow;	   /* get_dirty of a clean block moves it to a new buffer */
+	bool verify;	   /* freeze snapshots every block to compare later */
+	uint8_t *dirty;	   /* per block, since the last freeze */
+	uint8_t **garbage; /* buffers replaced by cow, freed at the next freeze */
 	size_t ngarbage, capgarbage;
 	uint8_t **snap;
 	size_t nsnap;
@@ -116,7 +116,10 @@ static void mem_open(struct memio *m)
 	memset(m, 0, sizeof(*m));
 	m->fail_dirty = -1;
 	m->io = (struct dir_io){
-		.ctx = m, .get = mem_get, .get_dirty = mem_get_dirty, .append = mem_append,
+		.ctx = m,
+		.get = mem_get,
+		.get_dirty = mem_get_dirty,
+		.append = mem_append,
 	};
 	cr_assert_eq(dir_init(&m->io), 0);
 	cr_assert_eq(m->n, 1);
@@ -173,11 +176,11 @@ static uint64_t hdr_u64(struct memio *m, unsigned off)
 	return le64toh(v);
 }
 
-#define HDR_ROOT 8
-#define HDR_HEIGHT 16 /* u32, read as the low half of a u64 below */
-#define HDR_COUNT 24
-#define HDR_FREE 32
-#define HDR_NFREE 40
+#define HDR_ROOT    8
+#define HDR_HEIGHT  16 /* u32, read as the low half of a u64 below */
+#define HDR_COUNT   24
+#define HDR_FREE    32
+#define HDR_NFREE   40
 #define HDR_NBLOCKS 48
 
 static unsigned hdr_height(struct memio *m)
@@ -489,7 +492,7 @@ Test(dir, names_are_arbitrary_bytes_of_length_1_to_255)
 	char name[255];
 	uint64_t ino;
 	uint8_t type;
-	int seen[256 + 255 + 2] = { 0 };
+	int seen[256 + 255 + 2] = {0};
 
 	mem_open(&m);
 	/* Every one-byte name, NUL and '/' and 0xff included. */
@@ -714,7 +717,7 @@ Test(dir, iteration_survives_interleaved_inserts_and_removes, .timeout = 60)
 		present[i] = always[i] = 1;
 	}
 	while (!eof) {
-		struct collect c = { .stop_after = 100 };
+		struct collect c = {.stop_after = 100};
 
 		cr_assert_eq(dir_iterate(&m.io, after, collect_fn, &c, &eof), 0);
 		for (size_t i = 0; i < c.n; i++) {
@@ -768,7 +771,7 @@ Test(dir, colliding_names_get_the_smallest_free_seq)
 	struct names nm;
 	struct collect c;
 	uint64_t cookie, ino, *cookies;
-	unsigned next_seq[8] = { 0 };
+	unsigned next_seq[8] = {0};
 
 	dir_test_hash_bits = 3; /* hashes 1..7: about 85 names each */
 	mem_open(&m);
@@ -1152,7 +1155,7 @@ static uint32_t blk_magic(struct memio *m, size_t fbn)
 }
 
 #define LEAF_MAGIC 0x4C524944u
-#define INT_MAGIC 0x49524944u
+#define INT_MAGIC  0x49524944u
 
 static size_t find_block(struct memio *m, uint32_t magic, size_t from)
 {
@@ -1317,22 +1320,22 @@ static void c_nblocks(struct memio *m)
 }
 
 static const struct corruption corruptions[] = {
-	{ "header entry count", c_header_count, false },
-	{ "leaf magic", c_leaf_magic, true },
-	{ "leaf slot out of bounds", c_leaf_slot_out_of_bounds, true },
-	{ "leaf slot count huge", c_leaf_nslots_huge, true },
-	{ "leaf name length 0", c_leaf_namelen, true },
-	{ "leaf key bit flip", c_leaf_key, false },
-	{ "leaf chain cut", c_leaf_chain, false },
-	{ "leaf chain loop", c_leaf_chain_loop, true },
-	{ "internal child out of file", c_internal_child, true },
-	{ "internal keys out of order", c_internal_order, false },
-	{ "internal child count", c_internal_count, true },
-	{ "root points at a leaf", c_root_is_a_leaf, true },
-	{ "free block magic", c_free_list, false },
-	{ "free count", c_free_count, false },
-	{ "header magic", c_header_magic, true },
-	{ "header block count", c_nblocks, true },
+	{"header entry count", c_header_count, false},
+	{"leaf magic", c_leaf_magic, true},
+	{"leaf slot out of bounds", c_leaf_slot_out_of_bounds, true},
+	{"leaf slot count huge", c_leaf_nslots_huge, true},
+	{"leaf name length 0", c_leaf_namelen, true},
+	{"leaf key bit flip", c_leaf_key, false},
+	{"leaf chain cut", c_leaf_chain, false},
+	{"leaf chain loop", c_leaf_chain_loop, true},
+	{"internal child out of file", c_internal_child, true},
+	{"internal keys out of order", c_internal_order, false},
+	{"internal child count", c_internal_count, true},
+	{"root points at a leaf", c_root_is_a_leaf, true},
+	{"free block magic", c_free_list, false},
+	{"free count", c_free_count, false},
+	{"header magic", c_header_magic, true},
+	{"header block count", c_nblocks, true},
 };
 
 Test(dir, check_reports_each_kind_of_corruption, .timeout = 60)
@@ -1432,7 +1435,7 @@ Test(dir, one_million_names, .timeout = 120)
 
 	t0 = now_s();
 	{
-		struct order o = { 0 };
+		struct order o = {0};
 
 		cr_assert_eq(dir_iterate(&m.io, 0, order_fn, &o, &eof), 0);
 		cr_assert(eof);
