@@ -366,13 +366,13 @@ static int load_vols(struct wafl_aggr *a)
 	struct wafl_dinode *di;
 	int rc = inode_get(&a->fs, WAFL_INO_VOLTAB, &ib, &di);
 	if (rc)
-		return rc;
+		return a->checking ? 0 : rc; /* the checker names the bad block */
 	unsigned nslots = (unsigned)(di->size / sizeof(struct wafl_volent));
 	for (unsigned s = 0; s < nslots; s++) {
 		struct wbuf *b;
 		struct wafl_volent *e;
 		rc = voltab_get(a, s, false, &b, &e);
-		if (rc == -ENOENT)
+		if (rc == -ENOENT || (rc && a->checking))
 			continue;
 		if (rc)
 			return rc;
@@ -385,7 +385,7 @@ static int load_vols(struct wafl_aggr *a)
 }
 
 static int aggr_open_common(struct event_base *base, const struct wafl_open_params *p,
-			    struct wafl_aggr **out)
+			    bool checking, struct wafl_aggr **out)
 {
 	if (!p || !p->ndisks || p->ndisks > WAFL_MAX_DISKS)
 		return -EINVAL;
@@ -393,6 +393,7 @@ static int aggr_open_common(struct event_base *base, const struct wafl_open_para
 	if (!a)
 		return -ENOMEM;
 	a->read_only = p->read_only;
+	a->checking = checking;
 	struct wafl_disk *disks[WAFL_MAX_DISKS];
 	int rc = open_disks(p->disks, p->ndisks, false, 0, p->read_only, disks);
 	if (rc) {
@@ -455,7 +456,7 @@ int wafl_aggr_open(struct event_base *base, const struct wafl_open_params *p,
 		   struct wafl_aggr **out)
 {
 	struct wafl_aggr *a;
-	int rc = aggr_open_common(base, p, &a);
+	int rc = aggr_open_common(base, p, false, &a);
 	if (rc)
 		return rc;
 	if (!p->nvlog_path) {
@@ -520,7 +521,7 @@ void wafl_aggr_abandon(struct wafl_aggr *a)
 int aggr_open_check(const char *const *disks, unsigned n, struct wafl_aggr **out)
 {
 	struct wafl_open_params p = {.disks = disks, .ndisks = n, .read_only = true};
-	return aggr_open_common(NULL, &p, out);
+	return aggr_open_common(NULL, &p, true, out);
 }
 
 void aggr_close_check(struct wafl_aggr *a)
@@ -592,16 +593,45 @@ bool wafl_is_durable(struct wafl_aggr *a, const struct wafl_stab *st)
 	return true;
 }
 
+/* Waits for the log, then for the CP, when both are asked for. */
+struct durable_chain {
+	struct wafl_aggr *a;
+	struct wafl_stab st;
+	wafl_done_fn fn;
+	void *arg;
+};
+
+static void durable_chain_step(void *arg)
+{
+	struct durable_chain *c = arg;
+	struct wafl_stab rest = {.cp = c->st.cp};
+	struct wafl_aggr *a = c->a;
+	wafl_done_fn fn = c->fn;
+	void *fa = c->arg;
+	free(c);
+	wafl_when_durable(a, &rest, fn, fa);
+}
+
 void wafl_when_durable(struct wafl_aggr *a, const struct wafl_stab *st, wafl_done_fn fn,
 		       void *arg)
 {
 	if (st->log_seq && st->log_seq > nvlog_durable_seq(a)) {
-		if (nvlog_waiter_add(a, st->log_seq, fn, arg) == 0)
+		if (st->cp && st->cp > a->cp_durable) {
+			struct durable_chain *c = malloc(sizeof(*c));
+			if (c) {
+				*c = (struct durable_chain){a, *st, fn, arg};
+				if (nvlog_waiter_add(a, st->log_seq, durable_chain_step, c) == 0)
+					return;
+				free(c);
+			}
+		} else if (nvlog_waiter_add(a, st->log_seq, fn, arg) == 0) {
 			return;
+		}
 	} else if (st->cp && st->cp > a->cp_durable) {
 		if (waiter_add(&a->cp_waiters, st->cp, fn, arg) == 0)
 			return;
 	}
+	/* durable already (or no memory to wait: the caller's loop retries) */
 	fn(arg);
 }
 

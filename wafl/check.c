@@ -347,6 +347,8 @@ static int dir_entry_cb(void *arg, const char *name, size_t len, uint64_t ino, u
 	struct ck *c = d->c;
 	struct wafl_fs *fs = c->fs;
 	if (ino >= c->ninodes || c->inodes[ino].mode == 0) {
+		if (c->corrupt_seen)
+			return 0; /* its inode may sit in a block that did not verify */
 		problem(c, WAFL_P_DIR, 0, fs->volid, d->dir, 0, 0,
 			"entry \"%.*s\" names free inode %llu", (int)(len > 64 ? 64 : len), name,
 			(unsigned long long)ino);
@@ -412,11 +414,13 @@ static void check_dirs(struct ck *c)
 			continue;
 		bool root = ino == WAFL_INO_ROOT;
 		if (S_ISDIR(ci->mode)) {
+			if (c->corrupt_seen)
+				continue; /* some entries could not be read */
 			if (ci->nlink != 2 + ci->subdirs)
 				problem(c, WAFL_P_NLINK, 0, fs->volid, ino, 0, 0,
 					"directory nlink %u, expected %u", ci->nlink,
 					2 + ci->subdirs);
-			if (!root && ci->refs != 1 && !c->corrupt_seen)
+			if (!root && ci->refs != 1)
 				problem(c, ci->refs ? WAFL_P_DIR : WAFL_P_ORPHAN, 0, fs->volid, ino,
 					0, 0, "directory named %u times", ci->refs);
 			continue;
@@ -451,6 +455,10 @@ static void check_container(struct ck *c, struct wafl_vol *v)
 				continue;
 			if (u64set_has(&c->bad_pvbn, p[k].pvbn))
 				continue;
+			bool in_map = false;
+			if (vvbn < v->fs->fsi.space_blocks && map_test(v->fs, vvbn, &in_map) == 0 &&
+			    in_map && c->corrupt_seen)
+				continue; /* compare_map reported it already */
 			if (!standalone_ok(c, p[k].pvbn)) {
 				corrupt(c, p[k].pvbn, v->fs->volid, 0, 0, vvbn,
 					"unreachable and does not verify");

@@ -299,6 +299,16 @@ static void fill_attr(struct wafl_fs *fs, uint64_t ino, const struct wafl_dinode
 	a->ctime.tv_nsec = di->ctime_nsec;
 }
 
+/* Room in the cache for more dirty data? Past the hard limit, while a CP
+ * drains it, callers wait (-EAGAIN) instead of growing memory. */
+static int dirty_room(struct wafl_aggr *a)
+{
+	if (a->replaying || a->ndirty < a->hard_dirty_bufs)
+		return 0;
+	cp_request(a);
+	return -EAGAIN;
+}
+
 /* Room in the log and the cache for one more operation? */
 static int room_for(struct wafl_aggr *a, size_t payload)
 {
@@ -308,9 +318,7 @@ static int room_for(struct wafl_aggr *a, size_t payload)
 		cp_request(a);
 		return -EAGAIN;
 	}
-	if (a->ndirty >= a->hard_dirty_bufs && a->cp_running)
-		return -EAGAIN;
-	return 0;
+	return dirty_room(a);
 }
 
 static int log_rec(struct wafl_aggr *a, const void *rec, size_t len, struct wafl_stab *st)
@@ -997,6 +1005,8 @@ int wafl_write(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_
 	if ((rc = fs_space_check(v->fs, write_cost(off, len))))
 		return rc;
 	if (stable != WAFL_UNSTABLE && (rc = room_for(a, sizeof(struct rec_write) + len)))
+		return rc;
+	if (stable == WAFL_UNSTABLE && (rc = dirty_room(a)))
 		return rc;
 	struct timespec now;
 	wafl_now(&now);

@@ -231,6 +231,7 @@ struct wafl_aggr {
 	struct wafl_vol *trad;     /* WAFL_TRAD: its one volume */
 	bool read_only;
 	bool replaying;
+	bool checking;             /* opened by the checker: tolerate bad metadata */
 	struct wcache cache;
 	uint64_t ndirty;           /* dirty buffers, all instances */
 	uint64_t cp_dirty_bufs;    /* start a CP at this many dirty buffers */

@@ -609,7 +609,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-Test(dir, hundred_thousand_random_names, .timeout = 60)
+Test(dir, hundred_thousand_random_names)
 {
 	const size_t n = 100000;
 	struct memio m;
@@ -696,7 +696,7 @@ Test(dir, maximum_size_entries_split_cleanly)
  * present for the whole walk comes back exactly once, no name twice,
  * cookies only grow, and a name is only returned while it is present.
  */
-Test(dir, iteration_survives_interleaved_inserts_and_removes, .timeout = 60)
+Test(dir, iteration_survives_interleaved_inserts_and_removes)
 {
 	const size_t pool = 40000, start = 20000;
 	struct memio m;
@@ -932,7 +932,7 @@ Test(dir, emptied_directory_frees_its_blocks_and_reuses_them)
 	mem_close(&m);
 }
 
-Test(dir, operations_touch_log_n_blocks_and_stay_within_the_dirty_bound, .timeout = 60)
+Test(dir, operations_touch_log_n_blocks_and_stay_within_the_dirty_bound)
 {
 	const size_t n = 60000;
 	struct memio m;
@@ -1020,7 +1020,7 @@ Test(dir, running_out_of_space_changes_nothing)
 	mem_close(&m);
 }
 
-Test(dir, a_failing_get_dirty_leaves_the_directory_unchanged, .timeout = 60)
+Test(dir, a_failing_get_dirty_leaves_the_directory_unchanged)
 {
 	const size_t pool = 6000;
 	struct memio m;
@@ -1071,7 +1071,7 @@ Test(dir, a_failing_get_dirty_leaves_the_directory_unchanged, .timeout = 60)
 
 /* Under a copy-on-write cache, a block written without get_dirty, or
  * through a pointer from before get_dirty, would be lost or caught. */
-Test(dir, writes_only_blocks_it_dirtied, .timeout = 60)
+Test(dir, writes_only_blocks_it_dirtied)
 {
 	const size_t pool = 3000;
 	struct memio m;
@@ -1338,7 +1338,7 @@ static const struct corruption corruptions[] = {
 	{"header block count", c_nblocks, true},
 };
 
-Test(dir, check_reports_each_kind_of_corruption, .timeout = 60)
+Test(dir, check_reports_each_kind_of_corruption)
 {
 	for (size_t k = 0; k < sizeof(corruptions) / sizeof(corruptions[0]); k++) {
 		const struct corruption *co = &corruptions[k];
@@ -1402,7 +1402,7 @@ static int order_fn(void *arg, const char *name, size_t len, uint64_t ino, uint8
 	return 0;
 }
 
-Test(dir, one_million_names, .timeout = 120)
+Test(dir, one_million_names)
 {
 	const size_t n = 1000000;
 	struct memio m;
