@@ -1,0 +1,710 @@
+/*
+ * rpc.c - ONC RPC (RFC 5531) over TCP and UDP on libevent.
+ *
+ * TCP: records arrive as fragments, each behind a 4-byte mark (last-
+ * fragment bit, 31-bit length). Fragments are gathered until the last one;
+ * a record longer than the limit closes the connection (it is hostile or
+ * broken, and buffering it would let it grow the filer without bound).
+ * Calls on one connection are decoded in order but may finish in any
+ * order (a WRITE waiting for the NVLOG does not hold up a GETATTR).
+ *
+ * Back-pressure (DESIGN.md §9.7): a connection whose unsent replies pass
+ * max_conn_out_bytes, or that has too many calls outstanding, is not read
+ * until the client drains it. A closed connection stays allocated until
+ * its last outstanding call has finished; those replies are dropped.
+ *
+ * Every byte from the network is bounds-checked by the XDR memory stream
+ * before it is used; bad input costs that call (an error reply) or that
+ * connection, never the filer.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "nfs/nfs_int.h"
+
+#define RPC_CALL 0
+#define RPC_REPLY 1
+#define MSG_ACCEPTED_ 0
+#define MSG_DENIED_ 1
+#define RPC_MISMATCH_ 0
+#define AUTH_ERROR_ 1
+#define MAX_AUTH_BYTES 400
+#define MAX_OUTSTANDING 256
+
+struct rpc_conn {
+	struct nfs_server *srv;
+	struct bufferevent *bev;
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	struct evbuffer *rec;   /* fragments of the record being received */
+	uint32_t frag_left;     /* bytes of the current fragment still to come */
+	bool in_frag, last_frag;
+	bool paused, closed;
+	unsigned refs;          /* the connection itself + outstanding calls */
+	unsigned outstanding;
+	TAILQ_ENTRY(rpc_conn) link;
+};
+
+struct rpc_sink {
+	rpc_sink_fn fn;
+	void *arg;
+};
+
+static void conn_read_cb(struct bufferevent *bev, void *arg);
+
+static size_t max_record(const struct nfs_server *s)
+{
+	return s->cfg.max_record_bytes ? s->cfg.max_record_bytes : (1u << 20) + 4096;
+}
+
+static size_t max_out(const struct nfs_server *s)
+{
+	return s->cfg.max_conn_out_bytes ? s->cfg.max_conn_out_bytes : 8u << 20;
+}
+
+static void conn_unref(struct rpc_conn *c)
+{
+	if (--c->refs)
+		return;
+	if (c->rec)
+		evbuffer_free(c->rec);
+	free(c);
+}
+
+static void conn_close(struct rpc_conn *c)
+{
+	if (c->closed)
+		return;
+	c->closed = true;
+	TAILQ_REMOVE(&c->srv->conns, c, link);
+	c->srv->xfer.connections_open--;
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	conn_unref(c);
+}
+
+uint16_t rpc_peer_port(const struct rpc_call *c)
+{
+	if (c->peer.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&c->peer)->sin_port);
+	if (c->peer.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&c->peer)->sin6_port);
+	return 0;
+}
+
+/* ---- replies ------------------------------------------------------ */
+
+static void call_free(struct rpc_call *c)
+{
+	if (c->args_proc && c->args_obj)
+		xdr_free(c->args_proc, (char *)c->args_obj);
+	if (c->drc)
+		drc_abandon(c->srv->drc, c->drc);
+	free(c->record);
+	if (c->conn) {
+		c->conn->outstanding--;
+		if (c->conn->paused && !c->conn->closed &&
+		    c->conn->outstanding < MAX_OUTSTANDING / 2 &&
+		    evbuffer_get_length(bufferevent_get_output(c->conn->bev)) < max_out(c->srv) / 2) {
+			c->conn->paused = false;
+			bufferevent_enable(c->conn->bev, EV_READ);
+			conn_read_cb(c->conn->bev, c->conn);
+		}
+		conn_unref(c->conn);
+	}
+	free(c);
+}
+
+static void account(struct rpc_call *c, bool error)
+{
+	struct nfs_proc_stats *st = NULL;
+	if (c->prog == 100003 && c->vers == 3 && c->proc < 22)
+		st = &c->srv->nfs3_stats[c->proc];
+	else if (c->prog == 100005 && c->proc < 6)
+		st = &c->srv->mnt_stats[c->proc];
+	if (!st)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	uint64_t us = now - c->t0_usec;
+	st->calls++;
+	st->errors += error;
+	st->usec_total += us;
+	if (us > st->usec_max)
+		st->usec_max = us;
+}
+
+/* Sends len bytes at buf + 4 (buf[0..3] is room for the record mark). */
+static void send_reply(struct rpc_call *c, uint8_t *buf, size_t len)
+{
+	if (c->drc) {
+		drc_store(c->srv->drc, c->drc, buf + 4, len);
+		c->drc = NULL;
+	}
+	if (c->conn) {
+		if (!c->conn->closed) {
+			uint32_t mark = htonl(0x80000000u | (uint32_t)len);
+			memcpy(buf, &mark, 4);
+			struct evbuffer *out = bufferevent_get_output(c->conn->bev);
+			evbuffer_add(out, buf, len + 4);
+			if (evbuffer_get_length(out) > max_out(c->srv) && !c->conn->paused) {
+				c->conn->paused = true;
+				bufferevent_disable(c->conn->bev, EV_READ);
+			}
+		}
+	} else if (c->udp_fd >= 0) {
+		/* a lost datagram is the client's to retransmit */
+		(void)sendto(c->udp_fd, buf + 4, len, MSG_DONTWAIT, (struct sockaddr *)&c->peer,
+			     c->peerlen);
+	}
+}
+
+static void reply_header(XDR *x, uint32_t xid, uint32_t accepted)
+{
+	uint32_t v[3] = {xid, RPC_REPLY, accepted};
+	for (int i = 0; i < 3; i++)
+		xdr_u_int(x, &v[i]);
+}
+
+static void verf_none(XDR *x)
+{
+	uint32_t flavor = AUTH_NONE_FLAVOR, len = 0;
+	xdr_u_int(x, &flavor);
+	xdr_u_int(x, &len);
+}
+
+/* Where the reply of a fed record (fuzzing, tests) goes; a reply that
+ * comes later (after a durability wait) finds it gone and is dropped. */
+static __thread struct rpc_sink *feed_sink;
+
+static void deliver(struct rpc_call *c, uint8_t *buf, size_t len)
+{
+	if (c->udp_fd == -2) {
+		if (c->drc) {
+			drc_store(c->srv->drc, c->drc, buf + 4, len);
+			c->drc = NULL;
+		}
+		if (feed_sink)
+			feed_sink->fn(feed_sink->arg, buf + 4, len);
+		return;
+	}
+	send_reply(c, buf, len);
+}
+
+void rpc_reply(struct rpc_call *c, xdrproc_t proc, const void *res)
+{
+	unsigned long body = proc ? xdr_sizeof(proc, (void *)res) : 0;
+	size_t len = 24 + body;
+	uint8_t *buf = malloc(len + 4);
+	if (!buf) {
+		call_free(c);
+		return;
+	}
+	XDR x;
+	xdrmem_create(&x, (char *)buf + 4, (u_int)len, XDR_ENCODE);
+	reply_header(&x, c->xid, MSG_ACCEPTED_);
+	verf_none(&x);
+	uint32_t ok = SUCCESS;
+	xdr_u_int(&x, &ok);
+	bool good = !proc || proc(&x, (void *)res);
+	xdr_destroy(&x);
+	if (good) {
+		account(c, false);
+		deliver(c, buf, len);
+	}
+	free(buf);
+	call_free(c);
+}
+
+void rpc_reply_accept_err(struct rpc_call *c, uint32_t stat, uint32_t lo, uint32_t hi)
+{
+	uint8_t buf[4 + 40];
+	XDR x;
+	xdrmem_create(&x, (char *)buf + 4, sizeof(buf) - 4, XDR_ENCODE);
+	reply_header(&x, c->xid, MSG_ACCEPTED_);
+	verf_none(&x);
+	xdr_u_int(&x, &stat);
+	if (stat == PROG_MISMATCH) {
+		xdr_u_int(&x, &lo);
+		xdr_u_int(&x, &hi);
+	}
+	size_t len = xdr_getpos(&x);
+	xdr_destroy(&x);
+	account(c, true);
+	deliver(c, buf, len);
+	call_free(c);
+}
+
+void rpc_reply_auth_err(struct rpc_call *c, uint32_t why)
+{
+	uint8_t buf[4 + 20];
+	XDR x;
+	xdrmem_create(&x, (char *)buf + 4, sizeof(buf) - 4, XDR_ENCODE);
+	reply_header(&x, c->xid, MSG_DENIED_);
+	uint32_t v[2] = {AUTH_ERROR_, why};
+	xdr_u_int(&x, &v[0]);
+	xdr_u_int(&x, &v[1]);
+	size_t len = xdr_getpos(&x);
+	xdr_destroy(&x);
+	deliver(c, buf, len);
+	call_free(c);
+}
+
+static void reply_rpc_mismatch(struct rpc_call *c)
+{
+	uint8_t buf[4 + 24];
+	XDR x;
+	xdrmem_create(&x, (char *)buf + 4, sizeof(buf) - 4, XDR_ENCODE);
+	reply_header(&x, c->xid, MSG_DENIED_);
+	uint32_t v[3] = {RPC_MISMATCH_, 2, 2};
+	for (int i = 0; i < 3; i++)
+		xdr_u_int(&x, &v[i]);
+	size_t len = xdr_getpos(&x);
+	xdr_destroy(&x);
+	deliver(c, buf, len);
+	call_free(c);
+}
+
+void rpc_drop(struct rpc_call *c)
+{
+	call_free(c);
+}
+
+bool rpc_decode(struct rpc_call *c, xdrproc_t proc, void *obj)
+{
+	XDR x;
+	xdrmem_create(&x, (char *)c->args, (u_int)c->args_len, XDR_DECODE);
+	bool ok = proc(&x, obj);
+	xdr_destroy(&x);
+	c->args_proc = proc;
+	c->args_obj = obj;
+	if (!ok) {
+		c->srv->xfer.rpc_garbage++;
+		rpc_reply_accept_err(c, GARBAGE_ARGS, 0, 0);
+		return false;
+	}
+	return true;
+}
+
+/* ---- calls ------------------------------------------------------------ */
+
+static bool parse_auth_sys(const uint8_t *body, uint32_t len, struct rpc_cred *cr)
+{
+	XDR x;
+	xdrmem_create(&x, (char *)body, len, XDR_DECODE);
+	uint32_t stamp, namelen;
+	bool ok = xdr_u_int(&x, &stamp) && xdr_u_int(&x, &namelen) && namelen <= 255;
+	if (ok) {
+		char *name = cr->machine;
+		ok = xdr_opaque(&x, name, namelen);
+		cr->machine[ok ? namelen : 0] = 0;
+	}
+	ok = ok && xdr_u_int(&x, &cr->uid) && xdr_u_int(&x, &cr->gid) &&
+	     xdr_u_int(&x, &cr->ngids) && cr->ngids <= RPC_MAX_GIDS;
+	for (uint32_t i = 0; ok && i < cr->ngids; i++)
+		ok = xdr_u_int(&x, &cr->gids[i]);
+	/* the body must be exactly this long */
+	ok = ok && xdr_getpos(&x) == len;
+	xdr_destroy(&x);
+	return ok;
+}
+
+static const struct rpc_program *const programs[] = {
+	&nfs3_program, &mount3_program, &pmap2_program, &rpcb3_program, &rpcb4_program,
+};
+
+static bool is_portmap(uint32_t prog)
+{
+	return prog == 100000;
+}
+
+static void dispatch(struct rpc_call *c)
+{
+	struct nfs_server *s = c->srv;
+	XDR x;
+	xdrmem_create(&x, (char *)c->record, (u_int)c->args_len, XDR_DECODE);
+	uint32_t mtype, rpcvers, flavor, clen, vflavor, vlen;
+	if (!xdr_u_int(&x, &c->xid) || !xdr_u_int(&x, &mtype) || mtype != RPC_CALL) {
+		/* not a call, or not even an xid: nothing to answer */
+		xdr_destroy(&x);
+		s->xfer.rpc_garbage++;
+		rpc_drop(c);
+		return;
+	}
+	s->xfer.rpc_calls++;
+	if (!xdr_u_int(&x, &rpcvers) || !xdr_u_int(&x, &c->prog) || !xdr_u_int(&x, &c->vers) ||
+	    !xdr_u_int(&x, &c->proc) || !xdr_u_int(&x, &flavor) || !xdr_u_int(&x, &clen) ||
+	    clen > MAX_AUTH_BYTES) {
+		xdr_destroy(&x);
+		s->xfer.rpc_garbage++;
+		if (rpcvers != 2)
+			reply_rpc_mismatch(c);
+		else
+			rpc_reply_auth_err(c, AUTH_BADCRED);
+		return;
+	}
+	if (rpcvers != 2) {
+		xdr_destroy(&x);
+		reply_rpc_mismatch(c);
+		return;
+	}
+	u_int pos = xdr_getpos(&x);
+	const uint8_t *cbody = c->record + pos;
+	size_t total = c->args_len;
+	if ((size_t)pos + ((clen + 3) & ~3u) + 8 > total) {
+		xdr_destroy(&x);
+		s->xfer.rpc_garbage++;
+		rpc_reply_auth_err(c, AUTH_BADCRED);
+		return;
+	}
+	xdr_setpos(&x, pos + ((clen + 3) & ~3u));
+	if (!xdr_u_int(&x, &vflavor) || !xdr_u_int(&x, &vlen) || vlen > MAX_AUTH_BYTES ||
+	    (size_t)xdr_getpos(&x) + ((vlen + 3) & ~3u) > total) {
+		xdr_destroy(&x);
+		s->xfer.rpc_garbage++;
+		rpc_reply_auth_err(c, AUTH_BADVERF);
+		return;
+	}
+	pos = xdr_getpos(&x) + ((vlen + 3) & ~3u);
+	xdr_destroy(&x);
+	c->cred.flavor = flavor;
+	if (flavor == AUTH_SYS_FLAVOR) {
+		if (!parse_auth_sys(cbody, clen, &c->cred)) {
+			rpc_reply_auth_err(c, AUTH_BADCRED);
+			return;
+		}
+	} else if (flavor == AUTH_NONE_FLAVOR) {
+		c->cred.uid = c->cred.gid = 65534;
+	} else {
+		rpc_reply_auth_err(c, AUTH_REJECTEDCRED);
+		return;
+	}
+	c->args = c->record + pos;
+	c->args_len = total - pos;
+
+	const struct rpc_program *p = NULL;
+	uint32_t lo = UINT32_MAX, hi = 0;
+	for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
+		const struct rpc_program *q = programs[i];
+		if (q->prog != c->prog || (is_portmap(q->prog) && !s->cfg.portmapper))
+			continue;
+		if (q->vers_lo < lo)
+			lo = q->vers_lo;
+		if (q->vers_hi > hi)
+			hi = q->vers_hi;
+		if (c->vers >= q->vers_lo && c->vers <= q->vers_hi)
+			p = q;
+	}
+	if (!p) {
+		if (hi == 0)
+			rpc_reply_accept_err(c, PROG_UNAVAIL, 0, 0);
+		else
+			rpc_reply_accept_err(c, PROG_MISMATCH, lo, hi);
+		return;
+	}
+	if (c->proc >= p->nprocs || !p->procs[c->proc]) {
+		rpc_reply_accept_err(c, PROC_UNAVAIL, 0, 0);
+		return;
+	}
+	if (p->cacheable && p->cacheable[c->proc] && s->drc) {
+		const uint8_t *old;
+		size_t oldlen;
+		int d = drc_lookup(s->drc, c, &old, &oldlen);
+		if (d == 1) {
+			s->xfer.drc_hits++;
+			uint8_t *buf = malloc(oldlen + 4);
+			if (buf) {
+				memcpy(buf + 4, old, oldlen);
+				deliver(c, buf, oldlen);
+				free(buf);
+			}
+			call_free(c);
+			return;
+		}
+		if (d == 2) {
+			s->xfer.drc_hits++;
+			rpc_drop(c);
+			return;
+		}
+	}
+	p->procs[c->proc](c);
+}
+
+static struct rpc_call *call_new(struct nfs_server *s, uint8_t *rec, size_t len,
+				 const struct sockaddr_storage *peer, socklen_t peerlen)
+{
+	struct rpc_call *c = calloc(1, sizeof(*c));
+	if (!c) {
+		free(rec);
+		return NULL;
+	}
+	c->srv = s;
+	c->record = rec;
+	c->args_len = len; /* the whole record until dispatch() splits it */
+	c->udp_fd = -1;
+	if (peer) {
+		memcpy(&c->peer, peer, peerlen);
+		c->peerlen = peerlen;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	c->t0_usec = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return c;
+}
+
+/* ---- TCP -------------------------------------------------------------- */
+
+static void conn_record(struct rpc_conn *cn)
+{
+	size_t len = evbuffer_get_length(cn->rec);
+	uint8_t *rec = malloc(len ? len : 1);
+	if (!rec) {
+		conn_close(cn);
+		return;
+	}
+	evbuffer_remove(cn->rec, rec, len);
+	struct rpc_call *c = call_new(cn->srv, rec, len, &cn->peer, cn->peerlen);
+	if (!c)
+		return;
+	c->conn = cn;
+	cn->refs++;
+	cn->outstanding++;
+	if (cn->outstanding >= MAX_OUTSTANDING && !cn->paused) {
+		cn->paused = true;
+		bufferevent_disable(cn->bev, EV_READ);
+	}
+	dispatch(c);
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct rpc_conn *cn = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	cn->refs++; /* a reply below may close it */
+	while (!cn->closed && !cn->paused) {
+		if (!cn->in_frag) {
+			if (evbuffer_get_length(in) < 4)
+				break;
+			uint32_t mark;
+			evbuffer_remove(in, &mark, 4);
+			mark = ntohl(mark);
+			cn->last_frag = mark >> 31;
+			cn->frag_left = mark & 0x7fffffffu;
+			if (evbuffer_get_length(cn->rec) + cn->frag_left > max_record(cn->srv)) {
+				cn->srv->xfer.rpc_garbage++;
+				conn_close(cn);
+				break;
+			}
+			cn->in_frag = true;
+		}
+		size_t have = evbuffer_get_length(in);
+		size_t n = have < cn->frag_left ? have : cn->frag_left;
+		if (n) {
+			evbuffer_remove_buffer(in, cn->rec, n);
+			cn->frag_left -= (uint32_t)n;
+		}
+		if (cn->frag_left)
+			break;
+		cn->in_frag = false;
+		if (cn->last_frag)
+			conn_record(cn);
+	}
+	conn_unref(cn);
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct rpc_conn *cn = arg;
+	if (cn->paused && cn->outstanding < MAX_OUTSTANDING / 2 &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) < max_out(cn->srv) / 2) {
+		cn->paused = false;
+		bufferevent_enable(bev, EV_READ);
+		conn_read_cb(bev, cn);
+	}
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		conn_close(arg);
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	(void)l;
+	struct nfs_server *s = arg;
+	struct rpc_conn *cn = calloc(1, sizeof(*cn));
+	if (!cn) {
+		close(fd);
+		return;
+	}
+	cn->srv = s;
+	cn->refs = 1;
+	memcpy(&cn->peer, sa, (size_t)salen);
+	cn->peerlen = (socklen_t)salen;
+	cn->rec = evbuffer_new();
+	cn->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!cn->rec || !cn->bev) {
+		if (cn->bev)
+			bufferevent_free(cn->bev);
+		else
+			close(fd);
+		if (cn->rec)
+			evbuffer_free(cn->rec);
+		free(cn);
+		return;
+	}
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+	bufferevent_setcb(cn->bev, conn_read_cb, conn_write_cb, conn_event_cb, cn);
+	bufferevent_setwatermark(cn->bev, EV_WRITE, max_out(s) / 2, 0);
+	bufferevent_enable(cn->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&s->conns, cn, link);
+	s->xfer.connections++;
+	s->xfer.connections_open++;
+}
+
+static int parse_addr(const char *addr, uint16_t port, struct sockaddr_storage *ss,
+		      socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	if (!addr || !*addr)
+		addr = "127.0.0.1";
+	if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		*len = sizeof(*in4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*len = sizeof(*in6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static uint16_t bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+int rpc_listen_tcp(struct nfs_server *s, const char *addr, uint16_t port,
+		   struct evconnlistener **out, uint16_t *bound)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	if (parse_addr(addr, port, &ss, &len))
+		return -EINVAL;
+	*out = evconnlistener_new_bind(s->base, accept_cb, s,
+				       LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
+					       LEV_OPT_CLOSE_ON_EXEC,
+				       128, (struct sockaddr *)&ss, (int)len);
+	if (!*out)
+		return errno ? -errno : -EADDRINUSE;
+	*bound = bound_port(evconnlistener_get_fd(*out));
+	return 0;
+}
+
+/* ---- UDP -------------------------------------------------------------- */
+
+static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	struct nfs_server *s = arg;
+	for (int i = 0; i < 64; i++) {
+		uint8_t *buf = malloc(65536);
+		if (!buf)
+			return;
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		ssize_t n = recvfrom(fd, buf, 65536, MSG_DONTWAIT, (struct sockaddr *)&peer, &plen);
+		if (n <= 0) {
+			free(buf);
+			return;
+		}
+		struct rpc_call *c = call_new(s, buf, (size_t)n, &peer, plen);
+		if (!c)
+			return;
+		c->udp_fd = fd;
+		dispatch(c);
+	}
+}
+
+int rpc_listen_udp(struct nfs_server *s, const char *addr, uint16_t port, int *fd,
+		   struct event **ev, uint16_t *bound)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	if (parse_addr(addr, port, &ss, &len))
+		return -EINVAL;
+	int f = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (f < 0)
+		return -errno;
+	int one = 1;
+	(void)setsockopt(f, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	int sz = 4 << 20;
+	(void)setsockopt(f, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	if (bind(f, (struct sockaddr *)&ss, len) < 0) {
+		int e = -errno;
+		close(f);
+		return e;
+	}
+	*ev = event_new(s->base, f, EV_READ | EV_PERSIST, udp_read_cb, s);
+	if (!*ev) {
+		close(f);
+		return -ENOMEM;
+	}
+	event_add(*ev, NULL);
+	*fd = f;
+	*bound = bound_port(f);
+	return 0;
+}
+
+void rpc_close_all(struct nfs_server *s)
+{
+	struct rpc_conn *c;
+	while ((c = TAILQ_FIRST(&s->conns)))
+		conn_close(c);
+}
+
+void rpc_feed_record(struct nfs_server *s, const uint8_t *rec, size_t len, rpc_sink_fn sink,
+		     void *arg)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+	if (!copy)
+		return;
+	memcpy(copy, rec, len);
+	struct sockaddr_storage peer;
+	socklen_t plen;
+	parse_addr("127.0.0.1", 700, &peer, &plen);
+	struct rpc_call *c = call_new(s, copy, len, &peer, plen);
+	if (!c)
+		return;
+	c->udp_fd = -2;
+	struct rpc_sink sk = {sink, arg};
+	struct rpc_sink *saved = feed_sink;
+	feed_sink = &sk;
+	dispatch(c);
+	feed_sink = saved;
+}
