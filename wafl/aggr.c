@@ -306,6 +306,7 @@ int wafl_aggr_create(const struct wafl_aggr_params *p)
 	if ((rc = fs_format(&a->fs, p->kind == WAFL_TRAD, &now)))
 		goto out;
 	a->cp_next = 1;
+	a->sb_copy = 1; /* so the first superblock goes to copy 0 */
 	nvlog_switch(a, 1);
 	rc = wafl_cp_sync(a);
 out:
@@ -421,7 +422,7 @@ static int aggr_open_common(struct event_base *base, const struct wafl_open_para
 		disks[i]->position = l.position;
 	}
 	if (!rc)
-		rc = super_read_best(disks, p->ndisks, l0.aggr_uuid, &a->sb);
+		rc = super_read_best(disks, p->ndisks, l0.aggr_uuid, &a->sb, &a->sb_copy);
 	if (!rc)
 		rc = raid_assemble(&a->raid, &a->sb, disks, p->ndisks);
 	/* the RAID layout owns the disks it uses; close the others */

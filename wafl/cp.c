@@ -44,6 +44,7 @@ struct cp_io {
 	int rc;
 	uint64_t t0;
 	uint64_t bytes;
+	unsigned sb_copy; /* superblock copy this CP writes */
 	int efd; /* the thread signals completion here */
 };
 
@@ -377,7 +378,7 @@ static int cp_write(struct wafl_aggr *a, struct cp_io *io)
 	int rc = raid_sync(&a->raid);
 	if (rc)
 		return rc;
-	rc = super_write_all(&a->raid, &io->sb);
+	rc = super_write_all(&a->raid, &io->sb, io->sb_copy);
 	if (rc)
 		return rc;
 	return raid_sync(&a->raid);
@@ -450,6 +451,7 @@ static int cp_freeze(struct wafl_aggr *a, struct cp_io *io)
 	io->sb = a->sb;
 	io->sb.cp = io->cp;
 	io->sb.fsinfo = a->fs.fsi;
+	io->sb_copy = a->sb_copy ^ 1;
 	return 0;
 }
 
@@ -509,6 +511,7 @@ static void cp_done_cb(evutil_socket_t fd, short what, void *arg)
 	/* a->sb is the live configuration (disks may have been added since
 	 * this CP froze): take only its number */
 	a->sb.cp = io->cp;
+	a->sb_copy = io->sb_copy;
 	a->disk_bytes_written += io->bytes + WAFL_SLOT_SIZE * (uint64_t)a->raid.ndisks;
 	uint64_t us = wafl_now_usec() - io->t0;
 	a->cps++;

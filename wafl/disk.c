@@ -261,7 +261,7 @@ static int super_read_one(struct wafl_disk *d, unsigned copy, uint8_t *slot, str
 }
 
 int super_read_best(struct wafl_disk **disks, unsigned ndisks, const uint8_t aggr_uuid[16],
-		    struct wafl_super *out)
+		    struct wafl_super *out, unsigned *best_copy)
 {
 	uint8_t *slot = malloc(WAFL_SLOT_SIZE);
 	if (!slot)
@@ -276,6 +276,7 @@ int super_read_best(struct wafl_disk **disks, unsigned ndisks, const uint8_t agg
 				continue;
 			if (!have || sb.cp > out->cp) {
 				*out = sb;
+				*best_copy = copy;
 				have = true;
 			}
 		}
@@ -284,13 +285,12 @@ int super_read_best(struct wafl_disk **disks, unsigned ndisks, const uint8_t agg
 	return have ? 0 : -EUCLEAN;
 }
 
-int super_write_all(const struct wafl_raid *r, const struct wafl_super *sb)
+int super_write_all(const struct wafl_raid *r, const struct wafl_super *sb, unsigned copy)
 {
 	uint8_t *slot = calloc(1, WAFL_SLOT_SIZE);
 	if (!slot)
 		return -ENOMEM;
 	memcpy(slot, sb, sizeof(*sb));
-	unsigned copy = sb->cp & 1;
 	struct wafl_ctx c = {.kind = WAFL_BK_SUPER, .fbn = copy, .cp = sb->cp};
 	ctx_seal(slot, &c);
 	int rc = 0;

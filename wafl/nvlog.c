@@ -260,6 +260,11 @@ static size_t rec_len(size_t payload)
 	return (sizeof(struct wafl_nvrec) + payload + 7) & ~(size_t)7;
 }
 
+bool nvlog_could_fit(struct wafl_aggr *a, size_t len)
+{
+	return rec_len(len) <= a->log->half_bytes;
+}
+
 bool nvlog_has_room(struct wafl_aggr *a, size_t len)
 {
 	struct nvlog *l = a->log;

@@ -11,8 +11,10 @@
  * Disk layout. A disk is a file or block device cut into *slots* of
  * 4160 bytes: a 4096-byte block followed by its 64-byte context, so a block
  * and its context are written by one pwrite. Slot 0 is the disk label,
- * slots 1 and 2 the two alternating superblocks (CP count even -> slot 1,
- * odd -> slot 2), slot 3 is reserved; data blocks start at slot 4.
+ * slots 1 and 2 the two superblock copies (each CP writes the copy that
+ * does not hold the newest durable superblock, so a torn superblock write
+ * always leaves the previous one whole), slot 3 is reserved; data blocks
+ * start at slot 4.
  *
  *   slot:  0       1       2       3       4 ...
  *          label   super0  super1  (rsvd)  dbn 0, dbn 1, ...

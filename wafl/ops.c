@@ -1004,9 +1004,13 @@ int wafl_write(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_
 	}
 	if ((rc = fs_space_check(v->fs, write_cost(off, len))))
 		return rc;
-	if (stable != WAFL_UNSTABLE && (rc = room_for(a, sizeof(struct rec_write) + len)))
+	/* a stable write too big for the log becomes durable by a CP instead */
+	bool via_cp = stable != WAFL_UNSTABLE && !a->replaying &&
+		      !nvlog_could_fit(a, sizeof(struct rec_write) + len);
+	bool logged = stable != WAFL_UNSTABLE && !via_cp;
+	if (logged && (rc = room_for(a, sizeof(struct rec_write) + len)))
 		return rc;
-	if (stable == WAFL_UNSTABLE && (rc = dirty_room(a)))
+	if (!logged && (rc = dirty_room(a)))
 		return rc;
 	struct timespec now;
 	wafl_now(&now);
@@ -1023,9 +1027,14 @@ int wafl_write(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_
 	if ((rc = inode_get(v->fs, fh->ino, &b, &di)))
 		goto out;
 	fill_attr(v->fs, fh->ino, di, out);
-	if (stable == WAFL_UNSTABLE) {
+	if (!logged) {
 		v->unstable_cp = a->cp_next;
-		cp_maybe(a);
+		if (via_cp) {
+			st->cp = a->cp_next;
+			cp_request(a);
+		} else {
+			cp_maybe(a);
+		}
 		goto out;
 	}
 	/* header and data go to the log as one record */

@@ -125,8 +125,10 @@ void raid_layout(struct wafl_raid *r);
 int raid_sync(const struct wafl_raid *r);
 /* Reads both superblock copies of every disk; picks the newest valid. */
 int super_read_best(struct wafl_disk **disks, unsigned ndisks, const uint8_t aggr_uuid[16],
-		    struct wafl_super *out);
-int super_write_all(const struct wafl_raid *r, const struct wafl_super *sb);
+		    struct wafl_super *out, unsigned *best_copy);
+/* Writes copy 0 or 1 on every disk: always the one that does NOT hold the
+ * newest durable superblock, so a torn write leaves that one intact. */
+int super_write_all(const struct wafl_raid *r, const struct wafl_super *sb, unsigned copy);
 
 /* ---- buf.c ---------------------------------------------------------- */
 
@@ -240,6 +242,7 @@ struct wafl_aggr {
 
 	/* consistency points */
 	uint64_t cp_durable;       /* newest durable CP number */
+	unsigned sb_copy;          /* which superblock copy holds it (0 or 1) */
 	uint64_t cp_next;          /* number the next CP will get */
 	bool cp_running;
 	bool cp_again;             /* another CP wanted when this one ends */
@@ -327,6 +330,8 @@ void nvlog_close(struct wafl_aggr *a);
 int nvlog_append(struct wafl_aggr *a, const void *payload, size_t len, uint64_t *seq);
 /* Room for a payload of len bytes in the current half? */
 bool nvlog_has_room(struct wafl_aggr *a, size_t len);
+/* Could a record this big fit an empty half at all? */
+bool nvlog_could_fit(struct wafl_aggr *a, size_t len);
 /* The CP froze: later records belong to epoch. */
 void nvlog_switch(struct wafl_aggr *a, uint64_t epoch);
 uint64_t nvlog_durable_seq(struct wafl_aggr *a);

@@ -594,3 +594,82 @@ Test(vol, readdir_cookies_stable_across_changes)
 	cr_assert_eq(wt_check(&t, true), 0);
 	wt_destroy(&t);
 }
+
+/* The CP taken after a replay must not overwrite the superblock copy that
+ * holds the newest durable CP: if its own superblock write tears, the
+ * older one must still mount (and the log replays again). */
+Test(vol, torn_superblock_after_replay_cp)
+{
+	struct wt t;
+	cr_assert_eq(wt_make(&t, WAFL_AGGR, 1, 64 << 20, 32 << 20), 0);
+	struct wafl_fh root = root_of(&t), f = mkfile(&t, &root, "f");
+	cr_assert_eq(wafl_cp_sync(t.a), 0);
+	cr_assert_eq(put(&t, &f, 0, 20000, 4, WAFL_FILE_SYNC), 0);
+	struct wafl_stab st;
+	struct wafl_attr at;
+	cr_assert_eq(wafl_write(t.v, NULL, &f, 20000, 10, "0123456789", WAFL_FILE_SYNC, &at, &st),
+		     0);
+	cr_assert_eq(wt_wait(&t, &st), 0);
+	wt_crash(&t);
+	cr_assert_eq(wt_open(&t), 0); /* replays, then takes a CP */
+	wt_crash(&t);
+	/* tear the newest superblock: flip a byte in the copy with the
+	 * highest CP number */
+	FILE *d = fopen(t.disk_path[0], "r+b");
+	cr_assert_not_null(d);
+	uint64_t cp[2];
+	for (int c = 0; c < 2; c++) {
+		cr_assert_eq(fseek(d, (long)(1 + c) * 4160 + 24, SEEK_SET), 0);
+		cr_assert_eq(fread(&cp[c], 8, 1, d), 1);
+	}
+	int newest = cp[1] > cp[0];
+	cr_assert_eq(fseek(d, (long)(1 + newest) * 4160 + 100, SEEK_SET), 0);
+	int ch = fgetc(d);
+	cr_assert_eq(fseek(d, (long)(1 + newest) * 4160 + 100, SEEK_SET), 0);
+	fputc(ch ^ 0xff, d);
+	fclose(d);
+	cr_assert_eq(wt_check(&t, true), 0, "the older superblock's tree is intact");
+	cr_assert_eq(wt_open(&t), 0);
+	expect(&t, &f, 0, 20000, 4);
+	char b[10];
+	uint32_t got;
+	bool eof;
+	cr_assert_eq(wafl_read(t.v, NULL, &f, 20000, 10, b, &got, &eof), 0);
+	cr_assert_eq(memcmp(b, "0123456789", 10), 0);
+	cr_assert_eq(wt_close(&t), 0);
+	cr_assert_eq(wt_check(&t, true), 0);
+	wt_destroy(&t);
+}
+
+/* A stable write bigger than a log half cannot be logged: it is made
+ * durable by a CP instead of waiting forever for log room. */
+Test(vol, stable_write_larger_than_log_half)
+{
+	struct wt t;
+	cr_assert_eq(wt_make(&t, WAFL_AGGR, 2, 64 << 20, 64 << 20), 0); /* 8 MiB halves */
+	struct wafl_fh root = root_of(&t), f = mkfile(&t, &root, "f");
+	size_t len = 9 << 20;
+	char *buf = malloc(len);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (char)(i * 13 + 1);
+	struct wafl_stab st;
+	struct wafl_attr at;
+	cr_assert_eq(WT_RETRY(&t, wafl_write(t.v, NULL, &f, 0, (uint32_t)len, buf, WAFL_FILE_SYNC,
+					     &at, &st)),
+		     0);
+	cr_assert_neq(st.cp, 0, "durability comes from a CP");
+	cr_assert_eq(wt_wait(&t, &st), 0);
+	wt_crash(&t);
+	cr_assert_eq(wt_open(&t), 0);
+	char *back = malloc(len);
+	uint32_t got;
+	bool eof;
+	cr_assert_eq(wafl_read(t.v, NULL, &f, 0, (uint32_t)len, back, &got, &eof), 0);
+	cr_assert_eq(got, len);
+	cr_assert_eq(memcmp(buf, back, len), 0);
+	free(buf);
+	free(back);
+	cr_assert_eq(wt_close(&t), 0);
+	cr_assert_eq(wt_check(&t, true), 0);
+	wt_destroy(&t);
+}
