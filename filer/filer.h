@@ -22,10 +22,10 @@
 #include "nfs/nfs.h"
 #include "wafl/wafl.h"
 
-#define FILER_VERSION "0.1.0"
-#define FILER_MAX_AGGRS 16
+#define FILER_VERSION	  "0.1.0"
+#define FILER_MAX_AGGRS	  16
 #define FILER_MAX_EXPORTS 256
-#define FILER_MAX_DISKS 64
+#define FILER_MAX_DISKS	  64
 
 /* ---- configuration (config.c) -------------------------------------- */
 
@@ -33,12 +33,12 @@ struct conf_aggr {
 	char name[WAFL_VOLNAME_MAX + 1];
 	char *disks[FILER_MAX_DISKS]; /* paths (owned) */
 	unsigned ndisks;
-	uint64_t disk_size_bytes;     /* create file disks this big when missing */
+	uint64_t disk_size_bytes; /* create file disks this big when missing */
 	unsigned raid_group_size;
-	char *nvlog;                  /* path (owned) */
+	char *nvlog; /* path (owned) */
 	uint64_t nvlog_size_bytes;
-	bool trad;                    /* a traditional volume */
-	bool create;                  /* create when the disks are blank */
+	bool trad;   /* a traditional volume */
+	bool create; /* create when the disks are blank */
 };
 
 struct conf_export {
@@ -48,18 +48,18 @@ struct conf_export {
 };
 
 struct conf {
-	char *home;                 /* state directory (owned) */
-	char *listen;               /* address */
-	uint16_t port;              /* 0: pick a free one */
+	char *home;    /* state directory (owned) */
+	char *listen;  /* address */
+	uint16_t port; /* 0: pick a free one */
 	bool udp;
 	bool portmapper;
 	uint16_t portmap_port;
-	char *control_socket;       /* path */
-	char *control_group;        /* NULL: mode 0600, root only */
-	char *metrics;              /* "ADDR:PORT" or NULL (off) */
+	char *control_socket; /* path */
+	char *control_group;  /* NULL: mode 0600, root only */
+	char *metrics;	      /* "ADDR:PORT" or NULL (off) */
 	unsigned cp_interval_ms;
 	uint64_t cache_bytes;
-	int log_level;              /* LOG_ERR .. LOG_DEBUG (syslog numbers) */
+	int log_level; /* LOG_ERR .. LOG_DEBUG (syslog numbers) */
 	bool log_syslog;
 	struct conf_aggr aggrs[FILER_MAX_AGGRS];
 	unsigned naggrs;
@@ -85,20 +85,20 @@ void flog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 
 struct filer_aggr {
 	struct wafl_aggr *a;
-	struct conf_aggr conf;  /* how to open it again (disks, nvlog) */
+	struct conf_aggr conf; /* how to open it again (disks, nvlog) */
 };
 
 struct filer {
 	struct conf conf;
-	const char *conf_path;        /* NULL: the embedded default */
+	const char *conf_path; /* NULL: the embedded default */
 	struct event_base *base;
 	struct nfs_server *nfs;
 	struct filer_aggr aggrs[FILER_MAX_AGGRS];
 	unsigned naggrs;
 	int lock_fd;
 	uint64_t started_usec;
-	void *control;                /* control.c's state */
-	void *metrics;                /* metrics.c's state */
+	void *control; /* control.c's state */
+	void *metrics; /* metrics.c's state */
 };
 
 /* Results of administrative actions: 0 or -errno, and a message for the
@@ -106,18 +106,16 @@ struct filer {
 struct filer_aggr *filer_aggr_find(struct filer *f, const char *name);
 int filer_aggr_create(struct filer *f, const struct conf_aggr *ca, char *msg, size_t len);
 int filer_aggr_destroy(struct filer *f, const char *name, char *msg, size_t len);
-int filer_aggr_add_disks(struct filer *f, const char *name, const char *const *disks,
-			 unsigned n, uint64_t disk_size_bytes, char *msg, size_t len);
+int filer_aggr_add_disks(struct filer *f, const char *name, const char *const *disks, unsigned n,
+			 uint64_t disk_size_bytes, char *msg, size_t len);
 /* Runs the consistency checker on a mounted aggregate (CPs held). */
 int filer_aggr_check(struct filer *f, const char *name, wafl_problem_fn fn, void *arg,
 		     struct wafl_check_result *res, char *msg, size_t len);
 struct wafl_vol *filer_vol_find(struct filer *f, const char *name, struct filer_aggr **fa);
 int filer_vol_create(struct filer *f, const char *aggr, const char *vol, uint64_t size_bytes,
 		     enum wafl_guarantee g, char *msg, size_t len);
-int filer_vol_resize(struct filer *f, const char *vol, uint64_t size_bytes, char *msg,
-		     size_t len);
-int filer_vol_state(struct filer *f, const char *vol, enum wafl_vol_state s, char *msg,
-		    size_t len);
+int filer_vol_resize(struct filer *f, const char *vol, uint64_t size_bytes, char *msg, size_t len);
+int filer_vol_state(struct filer *f, const char *vol, enum wafl_vol_state s, char *msg, size_t len);
 int filer_vol_destroy(struct filer *f, const char *vol, char *msg, size_t len);
 int filer_export_add(struct filer *f, const char *path, const char *vol, const char *clients,
 		     char *msg, size_t len);

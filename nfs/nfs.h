@@ -22,15 +22,15 @@ struct nfs_server;
 
 struct nfs_config {
 	struct event_base *base;
-	const char *addr;        /* listen address, e.g. "127.0.0.1" or "::1" */
-	uint16_t port;           /* NFS and MOUNT; 0 = any free port */
-	bool udp;                /* also serve UDP on the same port */
-	bool portmapper;         /* serve portmap v2 / rpcbind v3,v4 ... */
-	uint16_t portmap_port;   /* ... on this port (111; 0 = any, for tests) */
+	const char *addr;		  /* listen address, e.g. "127.0.0.1" or "::1" */
+	uint16_t port;			  /* NFS and MOUNT; 0 = any free port */
+	bool udp;			  /* also serve UDP on the same port */
+	bool portmapper;		  /* serve portmap v2 / rpcbind v3,v4 ... */
+	uint16_t portmap_port;		  /* ... on this port (111; 0 = any, for tests) */
 	uint8_t secret[NFS_SECRET_BYTES]; /* keys the file handle MACs */
-	uint64_t boot_verifier;  /* changes every start: the WRITE verifier */
-	size_t max_record_bytes; /* 0 = default (1 MiB + headers) */
-	size_t max_conn_out_bytes; /* stop reading a connection past this; 0 = 8 MiB */
+	uint64_t boot_verifier;		  /* changes every start: the WRITE verifier */
+	size_t max_record_bytes;	  /* 0 = default (1 MiB + headers) */
+	size_t max_conn_out_bytes;	  /* stop reading a connection past this; 0 = 8 MiB */
 };
 
 int nfs_server_new(const struct nfs_config *cfg, struct nfs_server **out);

@@ -20,8 +20,8 @@
 #include "nfs/nfs_int.h"
 #include "nfs/proto/nfs3.h"
 
-#define RTMAX (1u << 20)
-#define WTMAX (1u << 20)
+#define RTMAX  (1u << 20)
+#define WTMAX  (1u << 20)
 #define DTPREF (64u << 10)
 
 /* What a call carries from decode to (possibly delayed) reply. */
@@ -35,46 +35,72 @@ struct op {
 	void *res;
 	void (*cleanup)(struct op *o);
 	uint8_t fh[2][FH_BYTES]; /* handles the reply points at */
-	void *mem;               /* freed after the reply */
+	void *mem;		 /* freed after the reply */
 };
 
 static nfsstat3 errno_to_nfs(int e)
 {
 	switch (-e) {
-	case 0: return NFS3_OK;
-	case EPERM: return NFS3ERR_PERM;
-	case ENOENT: return NFS3ERR_NOENT;
-	case EIO: return NFS3ERR_IO;
-	case EUCLEAN: return NFS3ERR_IO;
-	case ENXIO: return NFS3ERR_NXIO;
-	case EACCES: return NFS3ERR_ACCES;
-	case EEXIST: return NFS3ERR_EXIST;
-	case EXDEV: return NFS3ERR_XDEV;
-	case ENODEV: return NFS3ERR_NODEV;
-	case ENOTDIR: return NFS3ERR_NOTDIR;
-	case EISDIR: return NFS3ERR_ISDIR;
-	case EINVAL: return NFS3ERR_INVAL;
-	case EFBIG: return NFS3ERR_FBIG;
-	case ENOSPC: return NFS3ERR_NOSPC;
-	case EROFS: return NFS3ERR_ROFS;
-	case EMLINK: return NFS3ERR_MLINK;
-	case ENAMETOOLONG: return NFS3ERR_NAMETOOLONG;
-	case ENOTEMPTY: return NFS3ERR_NOTEMPTY;
-	case EDQUOT: return NFS3ERR_DQUOT;
-	case ESTALE: return NFS3ERR_STALE;
-	case EBADMSG: return NFS3ERR_BADHANDLE;
-	case EPROTO: return NFS3ERR_NOT_SYNC;
-	case EOPNOTSUPP: return NFS3ERR_NOTSUPP;
-	case EAGAIN: return NFS3ERR_JUKEBOX;
-	default: return NFS3ERR_SERVERFAULT;
+	case 0:
+		return NFS3_OK;
+	case EPERM:
+		return NFS3ERR_PERM;
+	case ENOENT:
+		return NFS3ERR_NOENT;
+	case EIO:
+		return NFS3ERR_IO;
+	case EUCLEAN:
+		return NFS3ERR_IO;
+	case ENXIO:
+		return NFS3ERR_NXIO;
+	case EACCES:
+		return NFS3ERR_ACCES;
+	case EEXIST:
+		return NFS3ERR_EXIST;
+	case EXDEV:
+		return NFS3ERR_XDEV;
+	case ENODEV:
+		return NFS3ERR_NODEV;
+	case ENOTDIR:
+		return NFS3ERR_NOTDIR;
+	case EISDIR:
+		return NFS3ERR_ISDIR;
+	case EINVAL:
+		return NFS3ERR_INVAL;
+	case EFBIG:
+		return NFS3ERR_FBIG;
+	case ENOSPC:
+		return NFS3ERR_NOSPC;
+	case EROFS:
+		return NFS3ERR_ROFS;
+	case EMLINK:
+		return NFS3ERR_MLINK;
+	case ENAMETOOLONG:
+		return NFS3ERR_NAMETOOLONG;
+	case ENOTEMPTY:
+		return NFS3ERR_NOTEMPTY;
+	case EDQUOT:
+		return NFS3ERR_DQUOT;
+	case ESTALE:
+		return NFS3ERR_STALE;
+	case EBADMSG:
+		return NFS3ERR_BADHANDLE;
+	case EPROTO:
+		return NFS3ERR_NOT_SYNC;
+	case EOPNOTSUPP:
+		return NFS3ERR_NOTSUPP;
+	case EAGAIN:
+		return NFS3ERR_JUKEBOX;
+	default:
+		return NFS3ERR_SERVERFAULT;
 	}
 }
 
 static void fill_fattr(const struct wafl_attr *a, fattr3 *f)
 {
 	static const ftype3 types[] = {
-		[WAFL_FT_REG] = NF3REG,  [WAFL_FT_DIR] = NF3DIR,   [WAFL_FT_BLK] = NF3BLK,
-		[WAFL_FT_CHR] = NF3CHR,  [WAFL_FT_LNK] = NF3LNK,   [WAFL_FT_SOCK] = NF3SOCK,
+		[WAFL_FT_REG] = NF3REG,	  [WAFL_FT_DIR] = NF3DIR, [WAFL_FT_BLK] = NF3BLK,
+		[WAFL_FT_CHR] = NF3CHR,	  [WAFL_FT_LNK] = NF3LNK, [WAFL_FT_SOCK] = NF3SOCK,
 		[WAFL_FT_FIFO] = NF3FIFO,
 	};
 	f->type = a->type <= WAFL_FT_FIFO ? types[a->type] : NF3REG;
@@ -280,7 +306,7 @@ static void p_null(struct rpc_call *c)
 	struct {                                                                                   \
 		restype res;                                                                       \
 		argtype args;                                                                      \
-	} *m;                                                                                      \
+	} * m;                                                                                     \
 	struct op *o = op_new(c, sizeof(*m));                                                      \
 	if (!o)                                                                                    \
 		return;                                                                            \
@@ -380,7 +406,8 @@ static void p_access(struct rpc_call *c)
 			if (granted & 1)
 				got |= dir ? ACCESS3_LOOKUP : ACCESS3_EXECUTE;
 			if (!o->rule->rw)
-				got &= ~(uint32_t)(ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_DELETE);
+				got &= ~(uint32_t)(ACCESS3_MODIFY | ACCESS3_EXTEND |
+						   ACCESS3_DELETE);
 			ok->access = want & got;
 			ok->obj_attributes.attributes_follow = TRUE;
 			fill_fattr(&a, &ok->obj_attributes.post_op_attr_u.attributes);
@@ -452,7 +479,7 @@ static void p_write(struct rpc_call *c)
 	if (res->status == NFS3_OK) {
 		WRITE3resok *ok = &res->WRITE3res_u.resok;
 		pre_attr(o, &fh, &ok->file_wcc.before);
-		enum wafl_stable how = args->stable == UNSTABLE    ? WAFL_UNSTABLE
+		enum wafl_stable how = args->stable == UNSTABLE	   ? WAFL_UNSTABLE
 				       : args->stable == DATA_SYNC ? WAFL_DATA_SYNC
 								   : WAFL_FILE_SYNC;
 		struct wafl_attr a;
@@ -559,7 +586,8 @@ static void p_mkdir(struct rpc_call *c)
 		struct wafl_sattr sa;
 		sattr_from(&args->attributes, &sa);
 		struct wafl_attr a;
-		int rc = wafl_mkdir(o->ex->vol, o->credp, &dir, args->where.name, &sa, &fh, &a, &st);
+		int rc =
+			wafl_mkdir(o->ex->vol, o->credp, &dir, args->where.name, &sa, &fh, &a, &st);
 		if (rc == -EAGAIN)
 			return op_retry(o, p_mkdir);
 		create_tail(o, (struct create_res *)res, rc, &dir, &fh, &a, &before);
@@ -720,11 +748,11 @@ static void p_link(struct rpc_call *c)
 struct rd_state {
 	struct op *o;
 	bool plus;
-	uint32_t budget;      /* bytes of entries (READDIR count / READDIRPLUS maxcount) */
-	uint32_t dirbudget;   /* READDIRPLUS dircount */
+	uint32_t budget;    /* bytes of entries (READDIR count / READDIRPLUS maxcount) */
+	uint32_t dirbudget; /* READDIRPLUS dircount */
 	uint32_t used, dirused;
 	unsigned n;
-	void *head, **tail;   /* entry3 or entryplus3 list */
+	void *head, **tail; /* entry3 or entryplus3 list */
 	struct wafl_fh dir;
 	bool stopped;
 };
@@ -811,7 +839,7 @@ static void readdir_common(struct rpc_call *c, bool plus)
 			READDIR3args r;
 			READDIRPLUS3args p;
 		} args;
-	} *m;
+	} * m;
 	struct op *o = op_new(c, sizeof(*m));
 	if (!o)
 		return;
@@ -841,7 +869,8 @@ static void readdir_common(struct rpc_call *c, bool plus)
 		} else {
 			s.tail = &s.head;
 			bool eof = false;
-			int rc = wafl_readdir(o->ex->vol, o->credp, &s.dir, cookie, rd_cb, &s, &eof);
+			int rc =
+				wafl_readdir(o->ex->vol, o->credp, &s.dir, cookie, rd_cb, &s, &eof);
 			st = errno_to_nfs(rc);
 			if (st == NFS3_OK && s.n == 0 && !eof)
 				st = NFS3ERR_TOOSMALL;
@@ -972,15 +1001,15 @@ static void p_commit(struct rpc_call *c)
 }
 
 static void (*const procs[22])(struct rpc_call *) = {
-	p_null,    p_getattr, p_setattr, p_lookup,  p_access,      p_readlink, p_read,   p_write,
-	p_create,  p_mkdir,   p_symlink, p_mknod,   p_remove,      p_rmdir,    p_rename, p_link,
-	p_readdir, p_readdirplus, p_fsstat, p_fsinfo, p_pathconf, p_commit,
+	p_null,	   p_getattr,	  p_setattr, p_lookup, p_access,   p_readlink, p_read,	 p_write,
+	p_create,  p_mkdir,	  p_symlink, p_mknod,  p_remove,   p_rmdir,    p_rename, p_link,
+	p_readdir, p_readdirplus, p_fsstat,  p_fsinfo, p_pathconf, p_commit,
 };
 
 static const char *const names[22] = {
-	"null",   "getattr", "setattr", "lookup", "access",      "readlink", "read",   "write",
-	"create", "mkdir",   "symlink", "mknod",  "remove",      "rmdir",    "rename", "link",
-	"readdir", "readdirplus", "fsstat", "fsinfo", "pathconf", "commit",
+	"null",	   "getattr",	  "setattr", "lookup", "access",   "readlink", "read",	 "write",
+	"create",  "mkdir",	  "symlink", "mknod",  "remove",   "rmdir",    "rename", "link",
+	"readdir", "readdirplus", "fsstat",  "fsinfo", "pathconf", "commit",
 };
 
 /* Non-idempotent: a retransmission must get the first reply. */

@@ -26,8 +26,8 @@
 
 /* ---- RPC ------------------------------------------------------------ */
 
-#define RPC_MAX_GIDS 16
-#define AUTH_SYS_FLAVOR 1
+#define RPC_MAX_GIDS	 16
+#define AUTH_SYS_FLAVOR	 1
 #define AUTH_NONE_FLAVOR 0
 
 struct rpc_cred {
@@ -45,18 +45,18 @@ struct drc_entry;
  * answer it exactly once (rpc_reply*, or rpc_drop), then not touch it. */
 struct rpc_call {
 	struct nfs_server *srv;
-	struct rpc_conn *conn;          /* TCP; NULL for UDP */
-	int udp_fd;                     /* UDP: where to answer */
+	struct rpc_conn *conn; /* TCP; NULL for UDP */
+	int udp_fd;	       /* UDP: where to answer */
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
 	uint32_t xid, prog, vers, proc;
 	struct rpc_cred cred;
-	const uint8_t *args;            /* the call's arguments, XDR */
+	const uint8_t *args; /* the call's arguments, XDR */
 	size_t args_len;
-	uint8_t *record;                /* owns args */
-	struct drc_entry *drc;          /* non-idempotent calls: the cache slot */
+	uint8_t *record;       /* owns args */
+	struct drc_entry *drc; /* non-idempotent calls: the cache slot */
 	uint64_t t0_usec;
-	xdrproc_t args_proc;            /* set by rpc_decode: freed with the call */
+	xdrproc_t args_proc; /* set by rpc_decode: freed with the call */
 	void *args_obj;
 };
 
@@ -80,8 +80,8 @@ struct rpc_program {
 	/* procedures 0..nprocs-1; NULL slots answer PROC_UNAVAIL */
 	void (*const *procs)(struct rpc_call *c);
 	uint32_t nprocs;
-	const char *const *names;       /* for stats */
-	const bool *cacheable;          /* non-idempotent: through the DRC */
+	const char *const *names; /* for stats */
+	const bool *cacheable;	  /* non-idempotent: through the DRC */
 };
 
 /* ---- the duplicate-request cache (drc.c) ----------------------------- */
@@ -105,23 +105,23 @@ enum squash { SQUASH_ROOT = 0, SQUASH_NONE = 1, SQUASH_ALL = 2 };
 
 struct export_rule {
 	enum { M_ANY, M_HOST, M_CIDR4, M_CIDR6, M_WILD } kind;
-	char pattern[256];             /* host name or wildcard, lower case */
-	struct in6_addr addr;          /* M_CIDR*: IPv4 as ::ffff:a.b.c.d */
-	unsigned prefix;               /* bits (IPv4-mapped: 96 + v4 bits) */
+	char pattern[256];    /* host name or wildcard, lower case */
+	struct in6_addr addr; /* M_CIDR*: IPv4 as ::ffff:a.b.c.d */
+	unsigned prefix;      /* bits (IPv4-mapped: 96 + v4 bits) */
 	bool rw;
 	enum squash squash;
 	uint32_t anonuid, anongid;
-	bool secure;                   /* require a port < 1024 */
+	bool secure; /* require a port < 1024 */
 	TAILQ_ENTRY(export_rule) link;
 };
 TAILQ_HEAD(export_rule_list, export_rule);
 
 struct nfs_export {
 	char path[1024];
-	char clients[2048];            /* as given, for listing */
+	char clients[2048]; /* as given, for listing */
 	struct wafl_vol *vol;
 	uint32_t volid;
-	uint16_t id;                   /* in every handle */
+	uint16_t id; /* in every handle */
 	struct export_rule_list rules;
 	TAILQ_ENTRY(nfs_export) link;
 };
@@ -153,7 +153,7 @@ struct nfs_export *export_by_id(struct nfs_server *s, uint16_t id);
  *   24   16 mac       HMAC-SHA256(secret, bytes 0..23), first 16 bytes
  */
 #define FH_VERSION 1
-#define FH_BYTES 40
+#define FH_BYTES   40
 void fh_make(const struct nfs_server *s, uint16_t export_id, const struct wafl_fh *fh,
 	     uint8_t out[FH_BYTES]);
 /* 0; -EBADMSG (not ours: length, version, MAC); -ESTALE (export gone). */
@@ -199,7 +199,7 @@ void rpc_close_all(struct nfs_server *s);
 /* Feeds one whole record (for the fuzz target and tests): as if it came
  * from peer on TCP; replies go to sink. */
 typedef void (*rpc_sink_fn)(void *arg, const uint8_t *reply, size_t len);
-void rpc_feed_record(struct nfs_server *s, const uint8_t *rec, size_t len,
-		     rpc_sink_fn sink, void *arg);
+void rpc_feed_record(struct nfs_server *s, const uint8_t *rec, size_t len, rpc_sink_fn sink,
+		     void *arg);
 
 #endif

@@ -30,13 +30,13 @@
 
 #include "nfs/nfs_int.h"
 
-#define RPC_CALL 0
-#define RPC_REPLY 1
-#define MSG_ACCEPTED_ 0
-#define MSG_DENIED_ 1
-#define RPC_MISMATCH_ 0
-#define AUTH_ERROR_ 1
-#define MAX_AUTH_BYTES 400
+#define RPC_CALL	0
+#define RPC_REPLY	1
+#define MSG_ACCEPTED_	0
+#define MSG_DENIED_	1
+#define RPC_MISMATCH_	0
+#define AUTH_ERROR_	1
+#define MAX_AUTH_BYTES	400
 #define MAX_OUTSTANDING 256
 
 struct rpc_conn {
@@ -44,11 +44,11 @@ struct rpc_conn {
 	struct bufferevent *bev;
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
-	struct evbuffer *rec;   /* fragments of the record being received */
-	uint32_t frag_left;     /* bytes of the current fragment still to come */
+	struct evbuffer *rec; /* fragments of the record being received */
+	uint32_t frag_left;   /* bytes of the current fragment still to come */
 	bool in_frag, last_frag;
 	bool paused, closed;
-	unsigned refs;          /* the connection itself + outstanding calls */
+	unsigned refs; /* the connection itself + outstanding calls */
 	unsigned outstanding;
 	TAILQ_ENTRY(rpc_conn) link;
 };
@@ -113,7 +113,8 @@ static void call_free(struct rpc_call *c)
 		c->conn->outstanding--;
 		if (c->conn->paused && !c->conn->closed &&
 		    c->conn->outstanding < MAX_OUTSTANDING / 2 &&
-		    evbuffer_get_length(bufferevent_get_output(c->conn->bev)) < max_out(c->srv) / 2) {
+		    evbuffer_get_length(bufferevent_get_output(c->conn->bev)) <
+			    max_out(c->srv) / 2) {
 			c->conn->paused = false;
 			bufferevent_enable(c->conn->bev, EV_READ);
 			conn_read_cb(c->conn->bev, c->conn);
@@ -539,8 +540,8 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		conn_close(arg);
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-		      int salen, void *arg)
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
 {
 	(void)l;
 	struct nfs_server *s = arg;
@@ -575,8 +576,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	s->xfer.connections_open++;
 }
 
-static int parse_addr(const char *addr, uint16_t port, struct sockaddr_storage *ss,
-		      socklen_t *len)
+static int parse_addr(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
 {
 	memset(ss, 0, sizeof(*ss));
 	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;

@@ -33,8 +33,8 @@ int nfs_server_new(const struct nfs_config *cfg, struct nfs_server **out)
 		goto err;
 	if ((rc = rpc_listen_tcp(s, cfg->addr, cfg->port, &s->tcp, &s->port)))
 		goto err;
-	if (cfg->udp && (rc = rpc_listen_udp(s, cfg->addr, s->port, &s->udp_fd, &s->udp_ev,
-					      &s->port)))
+	if (cfg->udp &&
+	    (rc = rpc_listen_udp(s, cfg->addr, s->port, &s->udp_fd, &s->udp_ev, &s->port)))
 		goto err;
 	if (cfg->portmapper) {
 		uint16_t p;
@@ -137,7 +137,8 @@ int nfs_export_remove(struct nfs_server *s, const char *path)
 void nfs_export_remove_vol(struct nfs_server *s, struct wafl_vol *v)
 {
 	struct nfs_export *e, *n;
-	TAILQ_FOREACH_SAFE(e, &s->exports, link, n) {
+	TAILQ_FOREACH_SAFE(e, &s->exports, link, n)
+	{
 		if (e->vol != v)
 			continue;
 		TAILQ_REMOVE(&s->exports, e, link);
@@ -150,7 +151,7 @@ void nfs_export_list(struct nfs_server *s, nfs_export_fn fn, void *arg)
 {
 	struct nfs_export *e;
 	TAILQ_FOREACH(e, &s->exports, link)
-		fn(arg, e->path, e->clients, e->vol);
+	fn(arg, e->path, e->clients, e->vol);
 }
 
 size_t nfs_stats(struct nfs_server *s, struct nfs_proc_stats *out, size_t n)

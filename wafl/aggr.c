@@ -18,7 +18,7 @@
 
 #define DEFAULT_CACHE (256ull << 20)
 #define DEFAULT_CP_MS 10000u
-#define LABEL_FBN 0x4c4142454cull /* "LABEL": labels and superblocks differ */
+#define LABEL_FBN     0x4c4142454cull /* "LABEL": labels and superblocks differ */
 
 static int label_write(struct wafl_disk *d, const struct wafl_label *l)
 {
@@ -90,8 +90,8 @@ struct wafl_vol *vol_by_id(struct wafl_aggr *a, uint32_t volid)
 {
 	struct wafl_vol *v;
 	TAILQ_FOREACH(v, &a->vols, link)
-		if (v->fs->volid == volid)
-			return v;
+	if (v->fs->volid == volid)
+		return v;
 	return NULL;
 }
 
@@ -99,7 +99,8 @@ uint64_t aggr_reserved_blocks(struct wafl_aggr *a)
 {
 	uint64_t r = 0;
 	struct wafl_vol *v;
-	TAILQ_FOREACH(v, &a->vols, link) {
+	TAILQ_FOREACH(v, &a->vols, link)
+	{
 		if (v->guarantee != WAFL_GUAR_VOLUME || v->fs == &a->fs)
 			continue;
 		uint64_t used = v->fs->fsi.used_blocks + v->fs->ndirty;
@@ -226,8 +227,8 @@ static int add_group(struct wafl_aggr *a, struct wafl_disk **disks, unsigned n)
 	return 0;
 }
 
-static int open_disks(const char *const *paths, unsigned n, bool create, uint64_t size,
-		      bool rdonly, struct wafl_disk **out)
+static int open_disks(const char *const *paths, unsigned n, bool create, uint64_t size, bool rdonly,
+		      struct wafl_disk **out)
 {
 	for (unsigned i = 0; i < n; i++) {
 		int rc = disk_open(paths[i], create, size, rdonly, &out[i]);
@@ -543,7 +544,7 @@ void wafl_aggr_info(struct wafl_aggr *a, struct wafl_aggr_info *o)
 	o->ngroups = a->raid.ngroups;
 	struct wafl_vol *v;
 	TAILQ_FOREACH(v, &a->vols, link)
-		o->nvols++;
+	o->nvols++;
 	nvlog_stats(a, &o->nvlog_size_bytes, &o->nvlog_used_bytes, &o->disk_bytes_read);
 	o->nvlog_bytes_written = o->disk_bytes_read;
 	o->disk_bytes_read = 0;
@@ -613,8 +614,7 @@ static void durable_chain_step(void *arg)
 	wafl_when_durable(a, &rest, fn, fa);
 }
 
-void wafl_when_durable(struct wafl_aggr *a, const struct wafl_stab *st, wafl_done_fn fn,
-		       void *arg)
+void wafl_when_durable(struct wafl_aggr *a, const struct wafl_stab *st, wafl_done_fn fn, void *arg)
 {
 	if (st->log_seq && st->log_seq > nvlog_durable_seq(a)) {
 		if (st->cp && st->cp > a->cp_durable) {
@@ -684,8 +684,8 @@ struct wafl_vol *wafl_vol_find(struct wafl_aggr *a, const char *name)
 {
 	struct wafl_vol *v;
 	TAILQ_FOREACH(v, &a->vols, link)
-		if (!strcmp(v->name, name))
-			return v;
+	if (!strcmp(v->name, name))
+		return v;
 	return NULL;
 }
 
@@ -698,8 +698,8 @@ struct wafl_vol *wafl_vol_at(struct wafl_aggr *a, unsigned i)
 {
 	struct wafl_vol *v;
 	TAILQ_FOREACH(v, &a->vols, link)
-		if (i-- == 0)
-			return v;
+	if (i-- == 0)
+		return v;
 	return NULL;
 }
 
@@ -739,9 +739,9 @@ static int free_slot(struct wafl_aggr *a, unsigned *slot)
 	}
 }
 
-int aggr_vol_create_apply(struct wafl_aggr *a, const char *name, uint32_t volid,
-			  uint64_t container, uint64_t size_bytes, uint32_t guarantee,
-			  uint64_t fsid, const struct timespec *now)
+int aggr_vol_create_apply(struct wafl_aggr *a, const char *name, uint32_t volid, uint64_t container,
+			  uint64_t size_bytes, uint32_t guarantee, uint64_t fsid,
+			  const struct timespec *now)
 {
 	struct wbuf *b;
 	struct wafl_dinode *di;

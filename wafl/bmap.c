@@ -44,12 +44,14 @@ int block_read(struct wafl_fs *fs, const struct wafl_bptr *p, uint64_t ino, uint
 {
 	struct wafl_aggr *a = fs->aggr;
 	if (p->flags & WAFL_BP_ABSENT) {
-		wafl_logf(WLOG_ERR, "vol %u ino %llu L%u fbn %llu: absent pointer outside conversion",
+		wafl_logf(WLOG_ERR,
+			  "vol %u ino %llu L%u fbn %llu: absent pointer outside conversion",
 			  fs->volid, (unsigned long long)ino, level, (unsigned long long)idx);
 		return -EUCLEAN;
 	}
 	if (p->pvbn == 0 || p->pvbn >= a->raid.nblocks) {
-		wafl_logf(WLOG_ERR, "vol %u ino %llu L%u fbn %llu: pointer to pvbn %llu out of range",
+		wafl_logf(WLOG_ERR,
+			  "vol %u ino %llu L%u fbn %llu: pointer to pvbn %llu out of range",
 			  fs->volid, (unsigned long long)ino, level, (unsigned long long)idx,
 			  (unsigned long long)p->pvbn);
 		return -EUCLEAN;
@@ -139,8 +141,8 @@ static int bmap_grow(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di)
 	return buf_dirty(nb);
 }
 
-int bmap_get(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di, uint8_t level,
-	     uint64_t idx, unsigned flags, struct wbuf **out)
+int bmap_get(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di, uint8_t level, uint64_t idx,
+	     unsigned flags, struct wbuf **out)
 {
 	struct wafl_aggr *a = fs->aggr;
 	*out = cache_find(&a->cache, fs, ino, level, idx);

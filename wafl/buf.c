@@ -67,7 +67,8 @@ struct wbuf *cache_find(struct wcache *c, struct wafl_fs *fs, uint64_t ino, uint
 {
 	struct wbuf_list *l = &c->hash[key_hash(fs, ino, level, idx, c->hash_size - 1)];
 	struct wbuf *b;
-	TAILQ_FOREACH(b, l, hash_link) {
+	TAILQ_FOREACH(b, l, hash_link)
+	{
 		if (b->fs == fs && b->ino == ino && b->level == level && b->idx == idx) {
 			if (!(b->flags & B_DIRTY)) {
 				TAILQ_REMOVE(&c->lru, b, lru_link);
@@ -130,7 +131,8 @@ void cache_drop_fs(struct wcache *c, struct wafl_fs *fs)
 {
 	for (size_t i = 0; i < c->hash_size; i++) {
 		struct wbuf *b, *n;
-		TAILQ_FOREACH_SAFE(b, &c->hash[i], hash_link, n) {
+		TAILQ_FOREACH_SAFE(b, &c->hash[i], hash_link, n)
+		{
 			if (b->fs == fs)
 				cache_drop(c, b);
 		}
@@ -153,7 +155,7 @@ void cache_mark_clean(struct wcache *c, struct wbuf *b, uint64_t pin_cp)
 	TAILQ_REMOVE(&b->fs->dirty, b, dirty_link);
 	b->fs->ndirty--;
 	b->fs->aggr->ndirty--;
-	b->flags &= (uint8_t)~(B_DIRTY | B_HOMED);
+	b->flags &= (uint8_t) ~(B_DIRTY | B_HOMED);
 	b->pin_cp = pin_cp;
 	TAILQ_INSERT_TAIL(&c->lru, b, lru_link);
 }

@@ -44,10 +44,10 @@ struct ck {
 	wafl_owner_fn owner;
 	void *oarg;
 	struct wafl_check_result *res;
-	struct u64set bad_pvbn;  /* reported CORRUPT already */
-	uint8_t *aggr_owned;     /* bit per PVBN */
-	uint8_t *vol_owned;      /* bit per VVBN of the volume being walked */
-	struct wafl_fs *fs;      /* being walked */
+	struct u64set bad_pvbn;	 /* reported CORRUPT already */
+	uint8_t *aggr_owned;	 /* bit per PVBN */
+	uint8_t *vol_owned;	 /* bit per VVBN of the volume being walked */
+	struct wafl_fs *fs;	 /* being walked */
 	struct ck_inode *inodes; /* of the instance being walked */
 	uint64_t ninodes;
 	bool corrupt_seen;
@@ -236,8 +236,8 @@ static void walk_inode(struct ck *c, uint64_t ino, const struct wafl_dinode *di)
 			problem(c, WAFL_P_INODE, 0, fs->volid, ino, 0, 0, "impossible mode %o",
 				di->mode);
 		if (t == S_IFLNK && (di->size == 0 || di->size > WAFL_PATH_MAX))
-			problem(c, WAFL_P_INODE, 0, fs->volid, ino, 0, 0,
-				"symlink of %llu bytes", (unsigned long long)di->size);
+			problem(c, WAFL_P_INODE, 0, fs->volid, ino, 0, 0, "symlink of %llu bytes",
+				(unsigned long long)di->size);
 	}
 	if (di->height > WAFL_MAX_HEIGHT) {
 		problem(c, WAFL_P_INODE, 0, fs->volid, ino, 0, 0, "tree height %u", di->height);
@@ -287,7 +287,8 @@ static void compare_map(struct ck *c, const uint8_t *owned, uint64_t space)
 			continue;
 		}
 		uint64_t first = blk * BITS_PER_MAPBLOCK;
-		uint64_t last = first + BITS_PER_MAPBLOCK < space ? first + BITS_PER_MAPBLOCK : space;
+		uint64_t last =
+			first + BITS_PER_MAPBLOCK < space ? first + BITS_PER_MAPBLOCK : space;
 		for (uint64_t v = first; v < last; v++) {
 			bool on = m && bit_test(m, v - first);
 			bool own = bit_test(owned, v);
@@ -315,7 +316,8 @@ static void compare_map(struct ck *c, const uint8_t *owned, uint64_t space)
 			if (pvbn && u64set_has(&c->bad_pvbn, pvbn))
 				continue;
 			if (pvbn && !standalone_ok(c, pvbn)) {
-				corrupt(c, pvbn, fs->volid, 0, 0, v, "unreachable and does not verify");
+				corrupt(c, pvbn, fs->volid, 0, 0, v,
+					"unreachable and does not verify");
 				continue;
 			}
 			if (c->corrupt_seen)
@@ -357,13 +359,27 @@ static int dir_entry_cb(void *arg, const char *name, size_t len, uint64_t ino, u
 	struct ck_inode *ci = &c->inodes[ino];
 	uint32_t want = 0;
 	switch (ci->mode & S_IFMT) {
-	case S_IFDIR: want = WAFL_FT_DIR; break;
-	case S_IFLNK: want = WAFL_FT_LNK; break;
-	case S_IFBLK: want = WAFL_FT_BLK; break;
-	case S_IFCHR: want = WAFL_FT_CHR; break;
-	case S_IFSOCK: want = WAFL_FT_SOCK; break;
-	case S_IFIFO: want = WAFL_FT_FIFO; break;
-	default: want = WAFL_FT_REG; break;
+	case S_IFDIR:
+		want = WAFL_FT_DIR;
+		break;
+	case S_IFLNK:
+		want = WAFL_FT_LNK;
+		break;
+	case S_IFBLK:
+		want = WAFL_FT_BLK;
+		break;
+	case S_IFCHR:
+		want = WAFL_FT_CHR;
+		break;
+	case S_IFSOCK:
+		want = WAFL_FT_SOCK;
+		break;
+	case S_IFIFO:
+		want = WAFL_FT_FIFO;
+		break;
+	default:
+		want = WAFL_FT_REG;
+		break;
 	}
 	if (type != want)
 		problem(c, WAFL_P_DIR, 0, fs->volid, d->dir, 0, 0,
@@ -450,8 +466,8 @@ static void check_container(struct ck *c, struct wafl_vol *v)
 		struct wafl_bptr *p = (struct wafl_bptr *)l1->data;
 		for (unsigned k = 0; k < WAFL_PTRS_PER_BLOCK; k++) {
 			uint64_t vvbn = i * WAFL_PTRS_PER_BLOCK + k;
-			if (!p[k].pvbn || (vvbn < v->fs->fsi.space_blocks &&
-					   bit_test(c->vol_owned, vvbn)))
+			if (!p[k].pvbn ||
+			    (vvbn < v->fs->fsi.space_blocks && bit_test(c->vol_owned, vvbn)))
 				continue;
 			if (u64set_has(&c->bad_pvbn, p[k].pvbn))
 				continue;
@@ -514,7 +530,8 @@ int wafl_check(const char *const *disks, unsigned ndisks, wafl_problem_fn fn, vo
 		check_dirs(&c);
 	/* flexible volumes */
 	struct wafl_vol *v;
-	TAILQ_FOREACH(v, &a->vols, link) {
+	TAILQ_FOREACH(v, &a->vols, link)
+	{
 		if (v->fs == &a->fs)
 			continue;
 		res->vols_checked++;
@@ -547,18 +564,30 @@ out:
 const char *wafl_problem_name(enum wafl_problem_kind k)
 {
 	switch (k) {
-	case WAFL_P_CORRUPT: return "corrupt";
-	case WAFL_P_LEAKED: return "leaked";
-	case WAFL_P_UNALLOCATED: return "unallocated";
-	case WAFL_P_DOUBLE: return "double";
-	case WAFL_P_BADPTR: return "bad-pointer";
-	case WAFL_P_NLINK: return "nlink";
-	case WAFL_P_DIR: return "directory";
-	case WAFL_P_ORPHAN: return "orphan";
-	case WAFL_P_INODE: return "inode";
-	case WAFL_P_CONTAINER: return "container";
-	case WAFL_P_SUPER: return "superblock";
-	case WAFL_P_UNVERIFIED: return "unverified";
+	case WAFL_P_CORRUPT:
+		return "corrupt";
+	case WAFL_P_LEAKED:
+		return "leaked";
+	case WAFL_P_UNALLOCATED:
+		return "unallocated";
+	case WAFL_P_DOUBLE:
+		return "double";
+	case WAFL_P_BADPTR:
+		return "bad-pointer";
+	case WAFL_P_NLINK:
+		return "nlink";
+	case WAFL_P_DIR:
+		return "directory";
+	case WAFL_P_ORPHAN:
+		return "orphan";
+	case WAFL_P_INODE:
+		return "inode";
+	case WAFL_P_CONTAINER:
+		return "container";
+	case WAFL_P_SUPER:
+		return "superblock";
+	case WAFL_P_UNVERIFIED:
+		return "unverified";
 	}
 	return "unknown";
 }

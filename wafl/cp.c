@@ -45,7 +45,7 @@ struct cp_io {
 	uint64_t t0;
 	uint64_t bytes;
 	unsigned sb_copy; /* superblock copy this CP writes */
-	int efd; /* the thread signals completion here */
+	int efd;	  /* the thread signals completion here */
 };
 
 int waiter_add(struct waiter_list *l, uint64_t key, wafl_done_fn fn, void *arg)
@@ -144,7 +144,8 @@ static int apply_frees(struct wafl_fs *fs)
 		if (rc)
 			break;
 		if (cs->pvbn != p->pvbn) {
-			wafl_logf(WLOG_ERR, "vol %u: container says vvbn %llu is pvbn %llu, not %llu",
+			wafl_logf(WLOG_ERR,
+				  "vol %u: container says vvbn %llu is pvbn %llu, not %llu",
 				  fs->volid, (unsigned long long)p->vbn,
 				  (unsigned long long)cs->pvbn, (unsigned long long)p->pvbn);
 			rc = -EUCLEAN;
@@ -190,7 +191,8 @@ static int collect(struct wafl_fs *fs, bool unhomed_only, struct wbuf ***arr, si
 	if (!v)
 		return -ENOMEM;
 	struct wbuf *b;
-	TAILQ_FOREACH(b, &fs->dirty, dirty_link) {
+	TAILQ_FOREACH(b, &fs->dirty, dirty_link)
+	{
 		if (unhomed_only && (b->flags & B_HOMED))
 			continue;
 		v[k++] = b;
@@ -469,8 +471,9 @@ static void cp_begin(struct wafl_aggr *a)
 	if (rc) {
 		/* The in-memory state can no longer be written consistently:
 		 * stop writing rather than write something wrong. */
-		wafl_logf(WLOG_ERR, "aggregate %s: CP %llu failed while freezing (%s); "
-				    "the aggregate is now read-only",
+		wafl_logf(WLOG_ERR,
+			  "aggregate %s: CP %llu failed while freezing (%s); "
+			  "the aggregate is now read-only",
 			  a->name, (unsigned long long)io->cp, strerror(-rc));
 		a->read_only = true;
 		io_free(io);
@@ -500,8 +503,9 @@ static void cp_done_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	a->cp_running = false;
 	if (io->rc) {
-		wafl_logf(WLOG_ERR, "aggregate %s: CP %llu could not be written (%s); "
-				    "the aggregate is now read-only",
+		wafl_logf(WLOG_ERR,
+			  "aggregate %s: CP %llu could not be written (%s); "
+			  "the aggregate is now read-only",
 			  a->name, (unsigned long long)io->cp, strerror(-io->rc));
 		a->read_only = true;
 		io_free(io);
@@ -520,8 +524,8 @@ static void cp_done_cb(evutil_socket_t fd, short what, void *arg)
 	u64set_clear(&a->fs.inflight);
 	struct wafl_vol *v;
 	TAILQ_FOREACH(v, &a->vols, link)
-		if (v->fs != &a->fs)
-			u64set_clear(&v->fs->inflight);
+	if (v->fs != &a->fs)
+		u64set_clear(&v->fs->inflight);
 	io_free(io);
 	cache_trim(a);
 	waiters_fire(&a->cp_waiters, a->cp_durable);

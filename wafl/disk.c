@@ -229,7 +229,8 @@ int raid_assemble(struct wafl_raid *r, const struct wafl_super *sb, struct wafl_
 				if (disks[k] && !memcmp(disks[k]->uuid, sb->disks[pos], 16))
 					found = disks[k];
 			if (!found) {
-				wafl_logf(WLOG_ERR, "aggregate %s: disk %u of RAID group %u is missing",
+				wafl_logf(WLOG_ERR,
+					  "aggregate %s: disk %u of RAID group %u is missing",
 					  sb->name, i, g);
 				return -ENODEV;
 			}

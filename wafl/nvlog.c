@@ -31,8 +31,8 @@ struct nvlog {
 	int fd;
 	uint64_t half_bytes;
 	uint8_t uuid[16];
-	uint64_t epoch;         /* of records appended now */
-	uint64_t off;           /* next record's offset within the current half */
+	uint64_t epoch; /* of records appended now */
+	uint64_t off;	/* next record's offset within the current half */
 	uint64_t seq_next;
 	uint64_t seq_durable;
 	struct nvbatch_list queue; /* oldest first; the head may be in the writer */
@@ -154,8 +154,9 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 	if (!b)
 		return;
 	if (rc) {
-		wafl_logf(WLOG_ERR, "aggregate %s: NVLOG write failed (%s); "
-				    "the aggregate is now read-only",
+		wafl_logf(WLOG_ERR,
+			  "aggregate %s: NVLOG write failed (%s); "
+			  "the aggregate is now read-only",
 			  a->name, strerror(-rc));
 		a->read_only = true;
 		return;

@@ -37,11 +37,11 @@
 #error "wafl/ondisk.h: big-endian hosts need byte swapping in disk.c"
 #endif
 
-#define WAFL_SLOT_SIZE 4160u
-#define WAFL_CTX_SIZE 64u
-#define WAFL_SLOT_LABEL 0u
-#define WAFL_SLOT_SUPER0 1u
-#define WAFL_SLOT_DATA0 4u
+#define WAFL_SLOT_SIZE	    4160u
+#define WAFL_CTX_SIZE	    64u
+#define WAFL_SLOT_LABEL	    0u
+#define WAFL_SLOT_SUPER0    1u
+#define WAFL_SLOT_DATA0	    4u
 #define WAFL_FORMAT_VERSION 1u
 
 /*
@@ -70,10 +70,10 @@
 enum wafl_bkind {
 	WAFL_BK_DATA = 1,
 	WAFL_BK_INDIRECT = 2,
-	WAFL_BK_INODE = 3,  /* inode file data */
-	WAFL_BK_DIR = 4,    /* directory data */
-	WAFL_BK_MAP = 5,    /* active / summary map data */
-	WAFL_BK_META = 6,   /* other metafile data (volume table, snapshot table) */
+	WAFL_BK_INODE = 3, /* inode file data */
+	WAFL_BK_DIR = 4,   /* directory data */
+	WAFL_BK_MAP = 5,   /* active / summary map data */
+	WAFL_BK_META = 6,  /* other metafile data (volume table, snapshot table) */
 	WAFL_BK_LABEL = 7,
 	WAFL_BK_SUPER = 8,
 };
@@ -114,11 +114,11 @@ struct wafl_bptr {
 	uint32_t flags;
 };
 _Static_assert(sizeof(struct wafl_bptr) == 32, "block pointer is 32 bytes");
-#define WAFL_BP_ABSENT 0x1u
+#define WAFL_BP_ABSENT	    0x1u
 #define WAFL_PTRS_PER_BLOCK 128u
-#define WAFL_PTR_SHIFT 7u
-#define WAFL_TOP_PTRS 4u
-#define WAFL_MAX_HEIGHT 6u
+#define WAFL_PTR_SHIFT	    7u
+#define WAFL_TOP_PTRS	    4u
+#define WAFL_MAX_HEIGHT	    6u
 
 /*
  * Inode: 256 bytes, 16 per inode-file block. mode == 0 means free; a free
@@ -180,20 +180,20 @@ struct wafl_dinode {
 };
 _Static_assert(sizeof(struct wafl_dinode) == 256, "inode is 256 bytes");
 #define WAFL_INODES_PER_BLOCK 16u
-#define WAFL_IF_META 0x01      /* a metafile: never in a directory */
-#define WAFL_IF_CONTAINER 0x02 /* an aggregate's container file for a flexvol */
-#define WAFL_IF_PREALLOC 0x04  /* mirror log file: blocks overwritten in place */
-#define WAFL_IF_EXCL 0x08      /* created EXCLUSIVE and not yet setattr'd */
+#define WAFL_IF_META	      0x01 /* a metafile: never in a directory */
+#define WAFL_IF_CONTAINER     0x02 /* an aggregate's container file for a flexvol */
+#define WAFL_IF_PREALLOC      0x04 /* mirror log file: blocks overwritten in place */
+#define WAFL_IF_EXCL	      0x08 /* created EXCLUSIVE and not yet setattr'd */
 
 /* Fixed inode numbers in every file system instance. */
-#define WAFL_INO_INODEFILE 0 /* the inode file's inode lives in fsinfo */
-#define WAFL_INO_ACTIVEMAP 1 /* one bit per VBN: 1 = in use by the active fs */
-#define WAFL_INO_ROOT 2      /* root directory (volumes) */
-#define WAFL_INO_SUMMARY 3   /* OR of all snapshot maps */
-#define WAFL_INO_SNAPTAB 4   /* snapshot table */
-#define WAFL_INO_VOLTAB 5    /* aggregate: the flexible volume table */
-#define WAFL_INO_MIRLOG 6    /* directory of pre-allocated mirror log files */
-#define WAFL_INO_FIRST 16    /* first inode for files */
+#define WAFL_INO_INODEFILE 0  /* the inode file's inode lives in fsinfo */
+#define WAFL_INO_ACTIVEMAP 1  /* one bit per VBN: 1 = in use by the active fs */
+#define WAFL_INO_ROOT	   2  /* root directory (volumes) */
+#define WAFL_INO_SUMMARY   3  /* OR of all snapshot maps */
+#define WAFL_INO_SNAPTAB   4  /* snapshot table */
+#define WAFL_INO_VOLTAB	   5  /* aggregate: the flexible volume table */
+#define WAFL_INO_MIRLOG	   6  /* directory of pre-allocated mirror log files */
+#define WAFL_INO_FIRST	   16 /* first inode for files */
 
 /*
  * fsinfo: the root of one file system instance, 384 bytes. For an
@@ -284,8 +284,8 @@ _Static_assert(sizeof(struct wafl_label) == 120, "label is 120 bytes");
  * (G <= 32, D <= 192)
  */
 #define WAFL_SUPER_MAGIC 0x50555357u /* "WSUP" */
-#define WAFL_MAX_GROUPS 32u
-#define WAFL_MAX_DISKS 192u
+#define WAFL_MAX_GROUPS	 32u
+#define WAFL_MAX_DISKS	 192u
 enum wafl_raid_level { WAFL_RAID0 = 0, WAFL_RAID4 = 4, WAFL_RAID_DP = 6 };
 struct wafl_sgroup {
 	uint32_t level;
@@ -343,7 +343,7 @@ struct wafl_volent {
 };
 _Static_assert(sizeof(struct wafl_volent) == 1024, "volume entry is 1 KiB");
 #define WAFL_VOLENTS_PER_BLOCK 4u
-#define WAFL_VF_MIRROR_DST 0x1 /* read-only mirror destination */
+#define WAFL_VF_MIRROR_DST     0x1 /* read-only mirror destination */
 
 /*
  * Snapshot table (inode WAFL_INO_SNAPTAB of every instance): 512-byte

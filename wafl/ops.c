@@ -452,8 +452,7 @@ static int drop_link(struct wafl_fs *fs, uint64_t ino, const struct rec_time *t)
 	return 0;
 }
 
-static int apply_truncate(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di,
-			  uint64_t size)
+static int apply_truncate(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di, uint64_t size)
 {
 	if (size < di->size) {
 		uint64_t keep = (size + WAFL_BS - 1) / WAFL_BS;
@@ -921,8 +920,8 @@ out:
 	return rc;
 }
 
-int wafl_read(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_fh *fh,
-	      uint64_t off, uint32_t len, void *buf, uint32_t *got, bool *eof)
+int wafl_read(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_fh *fh, uint64_t off,
+	      uint32_t len, void *buf, uint32_t *got, bool *eof)
 {
 	int rc = vol_usable(v, false);
 	if (rc)
@@ -1165,9 +1164,8 @@ out:
 }
 
 /* Everything a new name in a directory needs checked. */
-static int prep_dir_change(struct wafl_vol *v, const struct wafl_cred *c,
-			   const struct wafl_fh *dir, const char *name, size_t *len,
-			   struct wafl_dinode **ddi)
+static int prep_dir_change(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_fh *dir,
+			   const char *name, size_t *len, struct wafl_dinode **ddi)
 {
 	int rc = vol_usable(v, true);
 	if (rc)
@@ -1370,8 +1368,8 @@ int wafl_mknod(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_
 		return -EPERM;
 	if (type != WAFL_FT_BLK && type != WAFL_FT_CHR)
 		rdev_major = rdev_minor = 0;
-	return do_create(v, c, dir, name, ifmt_of(type) | sa_mode(sa, 0644), rdev_major,
-			 rdev_minor, NULL, sa, 0, 0, out, attr, st);
+	return do_create(v, c, dir, name, ifmt_of(type) | sa_mode(sa, 0644), rdev_major, rdev_minor,
+			 NULL, sa, 0, 0, out, attr, st);
 }
 
 int wafl_readlink(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_fh *fh,
@@ -1751,8 +1749,7 @@ static int meta_inode(struct wafl_fs *fs, uint64_t ino, uint32_t mode, const str
 	di->nlink = S_ISDIR(mode) ? 2 : 1;
 	di->gen = 1;
 	di->atime_sec = di->mtime_sec = di->ctime_sec = di->crtime_sec = now->tv_sec;
-	di->atime_nsec = di->mtime_nsec = di->ctime_nsec = di->crtime_nsec =
-		(uint32_t)now->tv_nsec;
+	di->atime_nsec = di->mtime_nsec = di->ctime_nsec = di->crtime_nsec = (uint32_t)now->tv_nsec;
 	*out = di;
 	return 0;
 }

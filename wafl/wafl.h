@@ -44,12 +44,12 @@ struct event_base;
 struct wafl_aggr;
 struct wafl_vol;
 
-#define WAFL_BLOCK_SIZE 4096u
-#define WAFL_NAME_MAX 255u
-#define WAFL_PATH_MAX 4095u
-#define WAFL_VOLNAME_MAX 63u
+#define WAFL_BLOCK_SIZE	   4096u
+#define WAFL_NAME_MAX	   255u
+#define WAFL_PATH_MAX	   4095u
+#define WAFL_VOLNAME_MAX   63u
 #define WAFL_MAX_FILE_SIZE (1ull << 46) /* 64 TiB */
-#define WAFL_LINK_MAX 65000u
+#define WAFL_LINK_MAX	   65000u
 
 /* ---- aggregates ----------------------------------------------------- */
 
@@ -59,14 +59,14 @@ enum wafl_aggr_kind {
 };
 
 struct wafl_aggr_params {
-	const char *name;           /* aggregate or traditional volume name */
-	enum wafl_aggr_kind kind;   /* WAFL_AGGR or WAFL_TRAD */
-	const char *const *disks;   /* paths: files (created sparse) or devices */
-	unsigned ndisks;            /* at least 1 */
-	uint64_t disk_size_bytes;   /* size of each file disk; 0 = device size */
-	unsigned raid_group_size;   /* disks per RAID group; 0 = all in one */
-	const char *nvlog_path;     /* the intent log file (created) */
-	uint64_t nvlog_size_bytes;  /* 0 = default (64 MiB) */
+	const char *name;	   /* aggregate or traditional volume name */
+	enum wafl_aggr_kind kind;  /* WAFL_AGGR or WAFL_TRAD */
+	const char *const *disks;  /* paths: files (created sparse) or devices */
+	unsigned ndisks;	   /* at least 1 */
+	uint64_t disk_size_bytes;  /* size of each file disk; 0 = device size */
+	unsigned raid_group_size;  /* disks per RAID group; 0 = all in one */
+	const char *nvlog_path;	   /* the intent log file (created) */
+	uint64_t nvlog_size_bytes; /* 0 = default (64 MiB) */
 };
 
 /* Lays a new, empty aggregate (or traditional volume) over the disks. */
@@ -76,10 +76,10 @@ struct wafl_open_params {
 	const char *const *disks; /* any order: disk labels say where each goes */
 	unsigned ndisks;
 	const char *nvlog_path;
-	bool read_only;           /* no replay, no CPs, every write refused */
-	uint64_t cache_bytes;     /* 0 = default (256 MiB) */
-	unsigned cp_interval_ms;  /* 0 = default (10 s); timer-driven CPs */
-	uint64_t cp_dirty_bytes;  /* 0 = default (cache/4); dirty data that starts a CP */
+	bool read_only;		 /* no replay, no CPs, every write refused */
+	uint64_t cache_bytes;	 /* 0 = default (256 MiB) */
+	unsigned cp_interval_ms; /* 0 = default (10 s); timer-driven CPs */
+	uint64_t cp_dirty_bytes; /* 0 = default (cache/4); dirty data that starts a CP */
 };
 
 /* Mounts: reads the newest valid superblock, replays the NVLOG, and (when
@@ -97,10 +97,10 @@ void wafl_aggr_abandon(struct wafl_aggr *a);
 struct wafl_aggr_info {
 	char name[WAFL_VOLNAME_MAX + 1];
 	enum wafl_aggr_kind kind;
-	uint64_t size_blocks;    /* every PVBN */
-	uint64_t used_blocks;    /* allocated, including in-flight frees */
-	uint64_t reserved_blocks;/* promised to guaranteed volumes */
-	uint64_t cp_count;       /* of the newest durable CP */
+	uint64_t size_blocks;	  /* every PVBN */
+	uint64_t used_blocks;	  /* allocated, including in-flight frees */
+	uint64_t reserved_blocks; /* promised to guaranteed volumes */
+	uint64_t cp_count;	  /* of the newest durable CP */
 	unsigned ndisks, ngroups, nvols;
 	uint64_t nvlog_size_bytes, nvlog_used_bytes;
 	uint64_t cache_bytes, cache_used_bytes, dirty_bytes;
@@ -120,15 +120,14 @@ int wafl_aggr_add_disks(struct wafl_aggr *a, const char *const *disks, unsigned 
 /* What a modifying operation must wait for before it is durable. */
 struct wafl_stab {
 	uint64_t log_seq; /* NVLOG record; 0 = none */
-	uint64_t cp;      /* consistency point number; 0 = none */
+	uint64_t cp;	  /* consistency point number; 0 = none */
 };
 
 typedef void (*wafl_done_fn)(void *arg);
 
 /* Calls fn(arg) once *st is durable: immediately (before returning) if it
  * already is. */
-void wafl_when_durable(struct wafl_aggr *a, const struct wafl_stab *st, wafl_done_fn fn,
-		       void *arg);
+void wafl_when_durable(struct wafl_aggr *a, const struct wafl_stab *st, wafl_done_fn fn, void *arg);
 bool wafl_is_durable(struct wafl_aggr *a, const struct wafl_stab *st);
 
 /* Starts a consistency point now (or right after the running one) and
@@ -171,7 +170,7 @@ struct wafl_vol_info {
 	enum wafl_vol_state state;
 	enum wafl_guarantee guarantee;
 	uint64_t size_bytes;
-	uint64_t used_blocks;  /* including metadata */
+	uint64_t used_blocks; /* including metadata */
 	uint64_t files_used, files_max;
 };
 void wafl_vol_info(struct wafl_vol *v, struct wafl_vol_info *out);
@@ -197,7 +196,7 @@ enum wafl_ftype {
 
 struct wafl_attr {
 	enum wafl_ftype type;
-	uint32_t mode;      /* permission bits only: 07777 */
+	uint32_t mode; /* permission bits only: 07777 */
 	uint32_t nlink;
 	uint32_t uid, gid;
 	uint64_t size;
@@ -217,14 +216,14 @@ struct wafl_cred {
 	uint32_t groups[WAFL_NGROUPS_MAX];
 };
 
-#define WAFL_SA_MODE (1u << 0)
-#define WAFL_SA_UID (1u << 1)
-#define WAFL_SA_GID (1u << 2)
-#define WAFL_SA_SIZE (1u << 3)
-#define WAFL_SA_ATIME (1u << 4)     /* to .atime */
-#define WAFL_SA_MTIME (1u << 5)     /* to .mtime */
-#define WAFL_SA_ATIME_NOW (1u << 6) /* to the server's clock */
-#define WAFL_SA_MTIME_NOW (1u << 7)
+#define WAFL_SA_MODE	    (1u << 0)
+#define WAFL_SA_UID	    (1u << 1)
+#define WAFL_SA_GID	    (1u << 2)
+#define WAFL_SA_SIZE	    (1u << 3)
+#define WAFL_SA_ATIME	    (1u << 4) /* to .atime */
+#define WAFL_SA_MTIME	    (1u << 5) /* to .mtime */
+#define WAFL_SA_ATIME_NOW   (1u << 6) /* to the server's clock */
+#define WAFL_SA_MTIME_NOW   (1u << 7)
 #define WAFL_SA_CTIME_GUARD (1u << 8) /* only if ctime == guard_ctime */
 
 struct wafl_sattr {
@@ -247,8 +246,8 @@ int wafl_access(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl
 		unsigned want, unsigned *granted);
 int wafl_lookup(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_fh *dir,
 		const char *name, struct wafl_fh *out, struct wafl_attr *attr);
-int wafl_read(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_fh *fh,
-	      uint64_t off, uint32_t len, void *buf, uint32_t *got, bool *eof);
+int wafl_read(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_fh *fh, uint64_t off,
+	      uint32_t len, void *buf, uint32_t *got, bool *eof);
 int wafl_write(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_fh *fh,
 	       uint64_t off, uint32_t len, const void *buf, enum wafl_stable stable,
 	       struct wafl_attr *out, struct wafl_stab *st);
@@ -306,24 +305,24 @@ int wafl_commit(struct wafl_vol *v, const struct wafl_fh *fh, struct wafl_stab *
 /* ---- the consistency checker ---------------------------------------- */
 
 enum wafl_problem_kind {
-	WAFL_P_CORRUPT = 1,   /* a block's context did not verify */
-	WAFL_P_LEAKED,        /* allocated in a map, owned by nothing */
-	WAFL_P_UNALLOCATED,   /* owned by something, free in the map */
-	WAFL_P_DOUBLE,        /* owned twice */
-	WAFL_P_BADPTR,        /* a pointer outside the space */
-	WAFL_P_NLINK,         /* link count disagrees with directory entries */
-	WAFL_P_DIR,           /* directory structure */
-	WAFL_P_ORPHAN,        /* inode in use but in no directory */
-	WAFL_P_INODE,         /* inode fields impossible */
-	WAFL_P_CONTAINER,     /* flexible volume and container disagree */
-	WAFL_P_SUPER,         /* superblock or volume table */
-	WAFL_P_UNVERIFIED,    /* blocks that hang under a corrupt block */
+	WAFL_P_CORRUPT = 1, /* a block's context did not verify */
+	WAFL_P_LEAKED,	    /* allocated in a map, owned by nothing */
+	WAFL_P_UNALLOCATED, /* owned by something, free in the map */
+	WAFL_P_DOUBLE,	    /* owned twice */
+	WAFL_P_BADPTR,	    /* a pointer outside the space */
+	WAFL_P_NLINK,	    /* link count disagrees with directory entries */
+	WAFL_P_DIR,	    /* directory structure */
+	WAFL_P_ORPHAN,	    /* inode in use but in no directory */
+	WAFL_P_INODE,	    /* inode fields impossible */
+	WAFL_P_CONTAINER,   /* flexible volume and container disagree */
+	WAFL_P_SUPER,	    /* superblock or volume table */
+	WAFL_P_UNVERIFIED,  /* blocks that hang under a corrupt block */
 };
 
 struct wafl_problem {
 	enum wafl_problem_kind kind;
-	uint64_t pvbn;   /* 0 when not about a block */
-	uint32_t volid;  /* 0 when not about a volume */
+	uint64_t pvbn;	/* 0 when not about a block */
+	uint32_t volid; /* 0 when not about a volume */
 	uint64_t ino;
 	uint64_t fbn;
 	unsigned level;

@@ -30,7 +30,7 @@
 #include "wafl/ondisk.h"
 #include "wafl/wafl.h"
 
-#define WAFL_BS WAFL_BLOCK_SIZE
+#define WAFL_BS		  WAFL_BLOCK_SIZE
 #define BITS_PER_MAPBLOCK (WAFL_BS * 8u)
 
 /* ---- util.c --------------------------------------------------------- */
@@ -39,9 +39,9 @@ uint64_t wafl_cksum(const void *data, size_t len, uint64_t seed);
 uint64_t wafl_now_usec(void);
 void wafl_now(struct timespec *ts);
 void wafl_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define WLOG_ERR 3
-#define WLOG_WARN 4
-#define WLOG_INFO 6
+#define WLOG_ERR   3
+#define WLOG_WARN  4
+#define WLOG_INFO  6
 #define WLOG_DEBUG 7
 extern int wafl_log_level;
 void wafl_uuid(uint8_t out[16]);
@@ -81,9 +81,9 @@ struct wafl_rgroup {
 	enum wafl_raid_level level;
 	unsigned ndisks;
 	struct wafl_disk **disks; /* by position */
-	uint64_t dbn_count;       /* per disk */
-	uint64_t base;            /* first PVBN */
-	uint64_t nblocks;         /* PVBNs in the group */
+	uint64_t dbn_count;	  /* per disk */
+	uint64_t base;		  /* first PVBN */
+	uint64_t nblocks;	  /* PVBNs in the group */
 };
 
 struct wafl_raid {
@@ -113,8 +113,8 @@ struct ctx_expect {
 	uint64_t fbn;
 	uint64_t pvbn;
 	uint64_t vvbn;
-	uint64_t cp;     /* 0 = unknown (superblocks, labels) */
-	uint32_t cksum;  /* with cp */
+	uint64_t cp;	/* 0 = unknown (superblocks, labels) */
+	uint32_t cksum; /* with cp */
 };
 /* 0, or -EUCLEAN with a description in why (may be NULL). */
 int ctx_verify(const uint8_t *slot, const struct ctx_expect *e, char *why, size_t whylen);
@@ -141,13 +141,13 @@ struct wafl_aggr;
 struct wbuf {
 	struct wafl_fs *fs;
 	uint64_t ino;
-	uint64_t idx;   /* block index at its level */
-	uint8_t level;  /* 0 = data */
-	uint8_t kind;   /* enum wafl_bkind */
-	uint8_t flags;  /* B_* */
-	uint64_t pin_cp;        /* not evictable until this CP is durable */
-	struct wafl_bptr home;  /* where it lives (pvbn 0 = nowhere yet) */
-	uint8_t *data;          /* WAFL_BS bytes */
+	uint64_t idx;	       /* block index at its level */
+	uint8_t level;	       /* 0 = data */
+	uint8_t kind;	       /* enum wafl_bkind */
+	uint8_t flags;	       /* B_* */
+	uint64_t pin_cp;       /* not evictable until this CP is durable */
+	struct wafl_bptr home; /* where it lives (pvbn 0 = nowhere yet) */
+	uint8_t *data;	       /* WAFL_BS bytes */
 	TAILQ_ENTRY(wbuf) hash_link;
 	TAILQ_ENTRY(wbuf) lru_link;   /* clean buffers only */
 	TAILQ_ENTRY(wbuf) dirty_link; /* dirty buffers only, per fs */
@@ -182,30 +182,30 @@ struct wafl_fs {
 	struct wafl_aggr *aggr;
 	enum wafl_fstype type;
 	uint32_t volid;
-	struct wafl_fsinfo fsi;    /* live root; fsi.inofile is the inode file's inode */
-	uint64_t container;        /* flexvol: its container inode in the aggregate */
+	struct wafl_fsinfo fsi; /* live root; fsi.inofile is the inode file's inode */
+	uint64_t container;	/* flexvol: its container inode in the aggregate */
 	bool read_only;
 
 	/* allocation */
-	uint64_t alloc_cursor;     /* next VBN the allocator tries */
-	uint64_t ninflight;        /* cleared in the map by an unfinished CP */
-	struct u64set inflight;    /* those VBNs: not reusable until it is durable */
-	struct pairvec pending;    /* freed since the last CP froze: bits still set */
-	uint64_t ndirty;           /* dirty buffers: each needs a home at the next CP */
-	uint64_t limit_blocks;     /* flexvol: size in blocks (quota on used) */
+	uint64_t alloc_cursor;	/* next VBN the allocator tries */
+	uint64_t ninflight;	/* cleared in the map by an unfinished CP */
+	struct u64set inflight; /* those VBNs: not reusable until it is durable */
+	struct pairvec pending; /* freed since the last CP froze: bits still set */
+	uint64_t ndirty;	/* dirty buffers: each needs a home at the next CP */
+	uint64_t limit_blocks;	/* flexvol: size in blocks (quota on used) */
 	struct wbuf_list dirty;
 	uint64_t ino_cursor;
 };
 
 struct wafl_vol {
-	struct wafl_fs *fs;        /* flexvol: owned; trad: the aggregate's fs */
+	struct wafl_fs *fs; /* flexvol: owned; trad: the aggregate's fs */
 	struct wafl_aggr *aggr;
-	unsigned slot;             /* flexvol: volume table slot */
+	unsigned slot; /* flexvol: volume table slot */
 	char name[WAFL_VOLNAME_MAX + 1];
 	uint64_t size_bytes;
 	enum wafl_guarantee guarantee;
 	enum wafl_vol_state state;
-	uint64_t unstable_cp;      /* the CP that holds its newest UNSTABLE write */
+	uint64_t unstable_cp; /* the CP that holds its newest UNSTABLE write */
 	TAILQ_ENTRY(wafl_vol) link;
 };
 TAILQ_HEAD(wafl_vol_list, wafl_vol);
@@ -226,26 +226,26 @@ struct wafl_aggr {
 	char name[WAFL_VOLNAME_MAX + 1];
 	enum wafl_aggr_kind kind;
 	uint8_t uuid[16];
-	struct wafl_super sb;      /* last durable superblock (its fsinfo is stale) */
+	struct wafl_super sb; /* last durable superblock (its fsinfo is stale) */
 	struct wafl_raid raid;
-	struct wafl_fs fs;         /* the aggregate (or traditional volume) itself */
+	struct wafl_fs fs; /* the aggregate (or traditional volume) itself */
 	struct wafl_vol_list vols;
-	struct wafl_vol *trad;     /* WAFL_TRAD: its one volume */
+	struct wafl_vol *trad; /* WAFL_TRAD: its one volume */
 	bool read_only;
 	bool replaying;
-	bool checking;             /* opened by the checker: tolerate bad metadata */
+	bool checking; /* opened by the checker: tolerate bad metadata */
 	struct wcache cache;
-	uint64_t ndirty;           /* dirty buffers, all instances */
-	uint64_t cp_dirty_bufs;    /* start a CP at this many dirty buffers */
-	uint64_t hard_dirty_bufs;  /* refuse with -EAGAIN past this during a CP */
+	uint64_t ndirty;	  /* dirty buffers, all instances */
+	uint64_t cp_dirty_bufs;	  /* start a CP at this many dirty buffers */
+	uint64_t hard_dirty_bufs; /* refuse with -EAGAIN past this during a CP */
 	unsigned cp_interval_ms;
 
 	/* consistency points */
-	uint64_t cp_durable;       /* newest durable CP number */
-	unsigned sb_copy;          /* which superblock copy holds it (0 or 1) */
-	uint64_t cp_next;          /* number the next CP will get */
+	uint64_t cp_durable; /* newest durable CP number */
+	unsigned sb_copy;    /* which superblock copy holds it (0 or 1) */
+	uint64_t cp_next;    /* number the next CP will get */
 	bool cp_running;
-	bool cp_again;             /* another CP wanted when this one ends */
+	bool cp_again; /* another CP wanted when this one ends */
 	struct cp_io *cp_io;
 	struct event *cp_timer;
 	struct event *cp_done_ev;
@@ -271,8 +271,8 @@ struct wafl_aggr {
 /* Gets the block (level, idx) of file ino. *out = NULL means a hole
  * (without BM_CREATE). di is the file's inode (for the inode file, the
  * fsinfo's inofile). */
-int bmap_get(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di, uint8_t level,
-	     uint64_t idx, unsigned flags, struct wbuf **out);
+int bmap_get(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di, uint8_t level, uint64_t idx,
+	     unsigned flags, struct wbuf **out);
 /* Marks b dirty, and every ancestor up to the fsinfo. */
 int buf_dirty(struct wbuf *b);
 /* Frees every block of the file from data block `from_fbn` on. */
@@ -368,9 +368,9 @@ int fs_format(struct wafl_fs *fs, bool with_root, const struct timespec *now);
 
 struct wafl_vol *vol_by_id(struct wafl_aggr *a, uint32_t volid);
 /* The flexvol instances, then nothing: for CP ordering. */
-int aggr_vol_create_apply(struct wafl_aggr *a, const char *name, uint32_t volid,
-			  uint64_t container, uint64_t size_bytes, uint32_t guarantee,
-			  uint64_t fsid, const struct timespec *now);
+int aggr_vol_create_apply(struct wafl_aggr *a, const char *name, uint32_t volid, uint64_t container,
+			  uint64_t size_bytes, uint32_t guarantee, uint64_t fsid,
+			  const struct timespec *now);
 int aggr_vol_destroy_apply(struct wafl_aggr *a, uint32_t volid);
 int aggr_vol_resize_apply(struct wafl_vol *v, uint64_t size_bytes);
 int aggr_vol_state_apply(struct wafl_vol *v, uint32_t state);

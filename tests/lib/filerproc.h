@@ -13,9 +13,9 @@
 struct filerproc {
 	char home[256];
 	pid_t pid;
-	uint16_t port;      /* NFS and MOUNT */
+	uint16_t port;	    /* NFS and MOUNT */
 	uint16_t pmap_port; /* built-in portmapper */
-	char url[512];      /* nfs://127.0.0.1/vol/vol0?nfsport=..&mountport=..&version=3 */
+	char url[512];	    /* nfs://127.0.0.1/vol/vol0?nfsport=..&mountport=..&version=3 */
 };
 
 /* Makes a scratch home and starts a filer in it. 0 or -errno. */

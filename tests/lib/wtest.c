@@ -109,8 +109,8 @@ static void print_problem(void *arg, const struct wafl_problem *p)
 long wt_check(struct wt *t, bool print)
 {
 	struct wafl_check_result r;
-	int rc = wafl_check(t->disks, t->ndisks, print ? print_problem : NULL, NULL, NULL, NULL,
-			    &r);
+	int rc =
+		wafl_check(t->disks, t->ndisks, print ? print_problem : NULL, NULL, NULL, NULL, &r);
 	if (rc)
 		return rc;
 	return (long)r.problems;

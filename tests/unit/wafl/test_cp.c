@@ -71,9 +71,10 @@ Test(cp, started_by_nvlog_fill_and_timer)
 	struct wafl_attr at;
 	struct wafl_stab st;
 	for (int i = 0; i < 192; i++)
-		cr_assert_eq(WT_RETRY(&t, wafl_write(t.v, NULL, &f, (uint64_t)(i % 16) * sizeof(buf),
-						     sizeof(buf), buf, WAFL_FILE_SYNC, &at, &st)),
-			     0);
+		cr_assert_eq(
+			WT_RETRY(&t, wafl_write(t.v, NULL, &f, (uint64_t)(i % 16) * sizeof(buf),
+						sizeof(buf), buf, WAFL_FILE_SYNC, &at, &st)),
+			0);
 	cr_assert_eq(wt_wait(&t, &st), 0);
 	cr_assert_geq(cps(&t), before + 1);
 	/* the timer (1 s here) takes a CP of anything left dirty */
@@ -139,9 +140,9 @@ Test(cp, operations_continue_during_a_cp)
 	for (int i = 0; i < 32; i++) {
 		cr_assert_eq(wafl_read(t.v, NULL, &f, (uint64_t)i << 20, 4096, r, &got, &eof), 0);
 		cr_assert_eq(r[0], i < served ? 'b' : 'a');
-		cr_assert_eq(wafl_read(t.v, NULL, &f, ((uint64_t)i << 20) + 4096, 4096, r, &got,
-				       &eof),
-			     0);
+		cr_assert_eq(
+			wafl_read(t.v, NULL, &f, ((uint64_t)i << 20) + 4096, 4096, r, &got, &eof),
+			0);
 		cr_assert_eq(r[0], 'a');
 	}
 	cr_assert_eq(wt_close(&t), 0);

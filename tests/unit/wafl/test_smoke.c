@@ -22,7 +22,8 @@ static void basic_cycle(enum wafl_aggr_kind kind)
 	char buf[10000], back[10000];
 	for (unsigned i = 0; i < sizeof(buf); i++)
 		buf[i] = (char)(i * 7);
-	cr_assert_eq(wafl_write(t.v, NULL, &f, 5000, sizeof(buf), buf, WAFL_FILE_SYNC, &at, &st), 0);
+	cr_assert_eq(wafl_write(t.v, NULL, &f, 5000, sizeof(buf), buf, WAFL_FILE_SYNC, &at, &st),
+		     0);
 	cr_assert_eq(at.size, 15000);
 	cr_assert_eq(wt_wait(&t, &st), 0);
 	uint32_t got;
@@ -46,7 +47,8 @@ static void basic_cycle(enum wafl_aggr_kind kind)
 	cr_assert_eq(memcmp(buf, back, sizeof(buf)), 0);
 	/* a change acknowledged stable, then a crash: replay brings it back */
 	struct wafl_fh g;
-	cr_assert_eq(wafl_create(t.v, NULL, &root, "after", WAFL_GUARDED, NULL, 0, &g, &at, &st), 0);
+	cr_assert_eq(wafl_create(t.v, NULL, &root, "after", WAFL_GUARDED, NULL, 0, &g, &at, &st),
+		     0);
 	cr_assert_eq(wafl_write(t.v, NULL, &g, 0, 100, buf, WAFL_DATA_SYNC, &at, &st), 0);
 	cr_assert_eq(wt_wait(&t, &st), 0);
 	wt_crash(&t);

@@ -541,7 +541,7 @@ Test(vol, readdir_cookies_stable_across_changes)
 	for (int i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "n%d", i);
 		cr_assert_eq(WT_RETRY(&t, wafl_create(t.v, NULL, &d, name, WAFL_GUARDED, NULL, 0,
-						       &x, &at, &st)),
+						      &x, &at, &st)),
 			     0);
 	}
 	/* page through 100 at a time; between pages remove odd names ahead
@@ -578,7 +578,7 @@ Test(vol, readdir_cookies_stable_across_changes)
 				seen[k] = 2; /* gone before it was reached */
 			snprintf(name, sizeof(name), "new%d", added++);
 			cr_assert_eq(WT_RETRY(&t, wafl_create(t.v, NULL, &d, name, WAFL_GUARDED,
-							       NULL, 0, &x, &at, &st)),
+							      NULL, 0, &x, &at, &st)),
 				     0);
 		}
 	}
