@@ -85,7 +85,8 @@ static struct mount_entry *mount_find(struct nfs_server *s, const char *host, co
 {
 	struct mount_entry *m, *hit = NULL;
 	size_t n = 0;
-	TAILQ_FOREACH(m, &s->mounts, link) {
+	TAILQ_FOREACH(m, &s->mounts, link)
+	{
 		n++;
 		if (!hit && strcmp(m->host, host) == 0 && strcmp(m->path, path) == 0)
 			hit = m;
@@ -105,8 +106,8 @@ static void mount_record(struct nfs_server *s, const char *host, const char *pat
 	if (!m) {
 		/* the list is advisory: the mount works, DUMP just omits it */
 		if (!warned)
-			fprintf(stderr, "nfs: mount list full (%zu entries): %s:%s not listed\n",
-				n, host, path);
+			fprintf(stderr, "nfs: mount list %s (%zu entries): %s:%s not listed\n",
+				n < MOUNT_LIST_MAX ? "out of memory" : "full", n, host, path);
 		warned = true;
 		return;
 	}
@@ -211,14 +212,17 @@ static void mount_dump(struct rpc_call *c)
 	size_t n = 0;
 	struct mount_entry *m;
 	TAILQ_FOREACH(m, &c->srv->mounts, link)
+	{
 		n++;
+	}
 	mnt3_mountbody *body = calloc(n ? n : 1, sizeof(*body));
 	if (!body) {
 		rpc_reply_accept_err(c, SYSTEM_ERR, 0, 0);
 		return;
 	}
 	size_t i = 0;
-	TAILQ_FOREACH(m, &c->srv->mounts, link) {
+	TAILQ_FOREACH(m, &c->srv->mounts, link)
+	{
 		body[i].ml_hostname = m->host;
 		body[i].ml_directory = m->path;
 		body[i].ml_next = i + 1 < n ? &body[i + 1] : NULL;
@@ -237,8 +241,7 @@ static void mount_umnt(struct rpc_call *c)
 	char host[INET6_ADDRSTRLEN], canon[MNTPATHLEN + 1];
 	peer_host(&c->peer, host, sizeof(host));
 	struct mount_entry *m;
-	if (path_canon(path, canon, sizeof(canon)) &&
-	    (m = mount_find(c->srv, host, canon, NULL))) {
+	if (path_canon(path, canon, sizeof(canon)) && (m = mount_find(c->srv, host, canon, NULL))) {
 		TAILQ_REMOVE(&c->srv->mounts, m, link);
 		free(m);
 	}
@@ -250,7 +253,8 @@ static void mount_umntall(struct rpc_call *c)
 	char host[INET6_ADDRSTRLEN];
 	peer_host(&c->peer, host, sizeof(host));
 	struct mount_entry *m, *next;
-	TAILQ_FOREACH_SAFE(m, &c->srv->mounts, link, next) {
+	TAILQ_FOREACH_SAFE(m, &c->srv->mounts, link, next)
+	{
 		if (strcmp(m->host, host) == 0) {
 			TAILQ_REMOVE(&c->srv->mounts, m, link);
 			free(m);
@@ -286,7 +290,8 @@ static void mount_export(struct rpc_call *c)
 	size_t nex = 0, ngr = 0, text = 0, len;
 	const char *p, *pat;
 	struct nfs_export *e;
-	TAILQ_FOREACH(e, &s->exports, link) {
+	TAILQ_FOREACH(e, &s->exports, link)
+	{
 		nex++;
 		for (p = e->clients; next_client(&p, &pat, &len);)
 			ngr++;
@@ -302,7 +307,8 @@ static void mount_export(struct rpc_call *c)
 	mnt3_exportnode *ex = block, *head = NULL, **tail = &head;
 	mnt3_groupnode *gr = (mnt3_groupnode *)(ex + nex);
 	char *names = (char *)(gr + ngr);
-	TAILQ_FOREACH(e, &s->exports, link) {
+	TAILQ_FOREACH(e, &s->exports, link)
+	{
 		mnt3_exportnode *n = ex++;
 		n->ex_dir = e->path;
 		mnt3_groupnode **gt = &n->ex_groups;

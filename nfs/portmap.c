@@ -1,7 +1,7 @@
 /*
  * portmap.c - the built-in port mapper (RFC 1833): portmap version 2
  * (GETPORT, DUMP) and rpcbind versions 3 and 4 (GETADDR, GETVERSADDR,
- * DUMP, GETTIME), program 100000, served only when cfg.portmapper is on
+ * GETADDRLIST, DUMP, GETTIME), program 100000, served only when cfg.portmapper is on
  * (rpc.c checks), so that a plain `mount host:/vol/x` works on a machine
  * without rpcbind.
  *
@@ -16,8 +16,10 @@
  * which cannot run beside this one on port 111. CALLIT (v2), CALLIT/BCAST
  * and INDIRECT (v3/v4) are PROC_UNAVAIL: forwarding a small UDP call into
  * a larger reply to a spoofed source is an amplification vector, and
- * nothing the filer serves needs it. So are UADDR2TADDR, TADDR2UADDR,
- * GETADDRLIST and GETSTAT, which no client of ours asks.
+ * nothing the filer serves needs it. So are UADDR2TADDR and TADDR2UADDR,
+ * which no client of ours asks, and GETSTAT (`rpcinfo -m`): this port
+ * mapper keeps no statistics of its own. GETADDRLIST (`rpcinfo -l`) lists
+ * the addresses of one (prog, vers) in the caller's address family.
  *
  * Lookups follow rpcbind: GETPORT and GETADDR answer for the asked version
  * if it is registered, else for any version of the program on that
@@ -34,12 +36,11 @@
  * not expose the connection's socket; instead it is the local address the
  * kernel routes to the client from (a connected UDP socket, no packet
  * sent), which is the same on any host with one address per route. When
- * that lookup fails it is the loopback address; a family the client cannot
- * have reached us by (an IPv4 netid asked by a native IPv6 client) has no
- * address: "" from GETADDR, left out of DUMP.
+ * that lookup fails it is the loopback address; a family the client did
+ * not call in (an IPv4 client asking for "tcp6" on "::", or the reverse)
+ * has no address: "" from GETADDR, left out of DUMP.
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -48,8 +49,8 @@
 #include "nfs/nfs_int.h"
 #include "nfs/proto/pmap.h"
 
-#define PMAP_MAX_REGS 64
-#define PMAP_OWNER "filer"
+#define PMAP_MAX_REGS  64
+#define PMAP_OWNER     "filer"
 #define PMAP_UADDR_MAX (INET6_ADDRSTRLEN + 8) /* address + ".255.255" */
 
 /* One registration, transport-level: (prog, vers) over TCP or UDP. */
@@ -101,9 +102,9 @@ static const struct pmap_reg *pmap_find(const struct pmap_reg *r, size_t n, uint
 /* ---- addresses ----------------------------------------------------------- */
 
 struct pmap_listen {
-	bool v4, v6;         /* families served */
-	bool wild;           /* bound to 0.0.0.0 or :: */
-	struct in_addr a4;   /* specific addresses */
+	bool v4, v6;	   /* families served */
+	bool wild;	   /* bound to 0.0.0.0 or :: */
+	struct in_addr a4; /* specific addresses */
 	struct in6_addr a6;
 };
 
@@ -354,6 +355,54 @@ static void rpcbind_dump(struct rpc_call *c)
 	rpc_reply(c, (xdrproc_t)list_rpcb, &head);
 }
 
+static bool_t list_entries(XDR *x, fpm_rpcb_entry_list_ptr *l)
+{
+	for (fpm_rpcb_entry_list *p = *l; p; p = p->rpcb_entry_next)
+		if (!list_more(x, true) || !xdr_fpm_rpcb_entry(x, &p->rpcb_entry_map))
+			return FALSE;
+	return list_more(x, false);
+}
+
+/* GETADDRLIST (v4): every address of exactly (prog, vers), in the address
+ * family the client called from, as rpcbind does. */
+static void rpcbind_getaddrlist(struct rpc_call *c)
+{
+	fpm_rpcb b = {0};
+	if (!rpc_decode(c, (xdrproc_t)xdr_fpm_rpcb, &b))
+		return;
+	struct pmap_reg r[PMAP_MAX_REGS];
+	size_t n = pmap_regs(c->srv, r);
+	struct pmap_listen l;
+	struct pmap_addrs a;
+	pmap_listen_of(c->srv, &l);
+	pmap_addrs_for(c, &l, &a);
+	const struct in6_addr *p6 = &((const struct sockaddr_in6 *)&c->peer)->sin6_addr;
+	bool v6 = c->peer.ss_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(p6);
+	static char tcp[] = "tcp", udp[] = "udp", tcp6[] = "tcp6", udp6[] = "udp6";
+	static char inet[] = "inet", inet6[] = "inet6";
+	fpm_rpcb_entry_list list[PMAP_MAX_REGS];
+	char addrs[PMAP_MAX_REGS][PMAP_UADDR_MAX];
+	fpm_rpcb_entry_list *head = NULL, **tail = &head;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].prog != b.r_prog || r[i].vers != b.r_vers ||
+		    !pmap_uaddr(&a, v6, r[i].port, addrs[k], sizeof(addrs[k])))
+			continue;
+		bool is_udp = r[i].prot == FPM_IPPROTO_UDP;
+		fpm_rpcb_entry *e = &list[k].rpcb_entry_map;
+		e->r_maddr = addrs[k];
+		e->r_nc_netid = v6 ? (is_udp ? udp6 : tcp6) : (is_udp ? udp : tcp);
+		e->r_nc_semantics = is_udp ? FPM_NC_TPI_CLTS : FPM_NC_TPI_COTS_ORD;
+		e->r_nc_protofmly = v6 ? inet6 : inet;
+		e->r_nc_proto = is_udp ? udp : tcp;
+		list[k].rpcb_entry_next = NULL;
+		*tail = &list[k];
+		tail = &list[k].rpcb_entry_next;
+		k++;
+	}
+	rpc_reply(c, (xdrproc_t)list_entries, &head);
+}
+
 static void rpcbind_gettime(struct rpc_call *c)
 {
 	u_int now = (u_int)time(NULL);
@@ -362,6 +411,7 @@ static void rpcbind_gettime(struct rpc_call *c)
 
 /* ---- the programs -------------------------------------------------------- */
 
+/* clang-format off */
 static void (*const pmap2_procs[])(struct rpc_call *) = {
 	[FPM_PMAPPROC_NULL] = pmap_null,
 	[FPM_PMAPPROC_SET] = pmap2_set,
@@ -399,14 +449,16 @@ static void (*const rpcbind4_procs[])(struct rpc_call *) = {
 	[FPM_RPCBPROC_TADDR2UADDR] = NULL,
 	[FPM_RPCBPROC_GETVERSADDR] = rpcbind_getversaddr,
 	[FPM_RPCBPROC_INDIRECT] = NULL,
-	[FPM_RPCBPROC_GETADDRLIST] = NULL,
+	[FPM_RPCBPROC_GETADDRLIST] = rpcbind_getaddrlist,
 	[FPM_RPCBPROC_GETSTAT] = NULL,
 };
 
+/* clang-format on */
+
 static const char *const rpcbind_names[] = {
-	"null",	       "set",	      "unset",	      "getaddr", "dump",
-	"callit",      "gettime",     "uaddr2taddr", "taddr2uaddr", "getversaddr",
-	"indirect",    "getaddrlist", "getstat",
+	"null",	    "set",	   "unset",	  "getaddr",	 "dump",
+	"callit",   "gettime",	   "uaddr2taddr", "taddr2uaddr", "getversaddr",
+	"indirect", "getaddrlist", "getstat",
 };
 
 #define NPROCS(a) (uint32_t)(sizeof(a) / sizeof((a)[0]))

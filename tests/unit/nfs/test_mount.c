@@ -51,8 +51,8 @@ static void *msrv_loop(void *arg)
 
 /* Exports, all of vol0: /vol/vol0 to 127.0.0.1 (insecure) and 10/8,
  * /vol/secure to 127.0.0.1 (secure by default), /vol/other to 10/8 only,
- * /vol/all to everyone. */
-static void msrv_start(struct msrv *m)
+ * /vol/all to everyone; and nextra more, /vol/x0 ..., to everyone. */
+static void msrv_start(struct msrv *m, unsigned nextra)
 {
 	memset(m, 0, sizeof(*m));
 	cr_assert_eq(wt_make(&m->t, WAFL_AGGR, 1, 64 << 20, 32 << 20), 0);
@@ -76,10 +76,16 @@ static void msrv_start(struct msrv *m)
 	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++)
 		cr_assert_eq(nfs_export_add(m->s, ex[i][0], m->t.v, ex[i][1], err, sizeof(err)), 0,
 			     "%s: %s", ex[i][0], err);
+	for (unsigned i = 0; i < nextra; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/vol/x%u", i);
+		cr_assert_eq(nfs_export_add(m->s, path, m->t.v, "*(insecure)", err, sizeof(err)),
+			     0);
+	}
 	m->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	cr_assert(m->stop_fd >= 0);
-	m->stop_ev = event_new(m->t.base, m->stop_fd, EV_READ | EV_PERSIST, msrv_stop_cb,
-			       m->t.base);
+	m->stop_ev =
+		event_new(m->t.base, m->stop_fd, EV_READ | EV_PERSIST, msrv_stop_cb, m->t.base);
 	event_add(m->stop_ev, NULL);
 	cr_assert_eq(pthread_create(&m->thr, NULL, msrv_loop, m), 0);
 }
@@ -151,6 +157,13 @@ static CLIENT *tcp_client(uint16_t port, uint32_t prog, uint32_t vers, bool rese
 	return cl;
 }
 
+/* clnt_destroy leaves the AUTH_SYS handle tcp_client made */
+static void mclose(CLIENT *cl)
+{
+	auth_destroy(cl->cl_auth);
+	clnt_destroy(cl);
+}
+
 static CLIENT *mnt_client(struct msrv *m, uint32_t vers)
 {
 	return tcp_client(m->port, MOUNT_PROGRAM, vers, false, NULL);
@@ -219,7 +232,7 @@ static struct msrv M;
 
 static void setup(void)
 {
-	msrv_start(&M);
+	msrv_start(&M, 0);
 }
 
 static void teardown(void)
@@ -266,7 +279,7 @@ Test(mount, mnt_returns_the_signed_root_handle_and_flavors)
 	cr_assert_arr_neq(res2.mountres3_u.mountinfo.fhandle.fhandle3_val, want, FH_BYTES);
 	xdr_free((xdrproc_t)xdr_mountres3, (char *)&res2);
 	xdr_free((xdrproc_t)xdr_mountres3, (char *)&res);
-	clnt_destroy(cl);
+	mclose(cl);
 }
 
 Test(mount, mnt_unknown_path_is_noent)
@@ -277,7 +290,7 @@ Test(mount, mnt_unknown_path_is_noent)
 	cr_assert_eq(mnt_status(cl, "/vol/vol0/sub"), MNT3ERR_NOENT);
 	cr_assert_eq(mnt_status(cl, ""), MNT3ERR_NOENT);
 	cr_assert_eq(mnt_status(cl, "vol/vol0"), MNT3ERR_NOENT);
-	clnt_destroy(cl);
+	mclose(cl);
 }
 
 Test(mount, mnt_of_an_export_not_for_this_client_is_acces)
@@ -287,7 +300,7 @@ Test(mount, mnt_of_an_export_not_for_this_client_is_acces)
 	char d[512];
 	dump(cl, d, sizeof(d));
 	cr_assert_str_eq(d, "");
-	clnt_destroy(cl);
+	mclose(cl);
 }
 
 Test(mount, secure_export_wants_a_reserved_port)
@@ -297,7 +310,7 @@ Test(mount, secure_export_wants_a_reserved_port)
 	cr_assert_geq(lp, 1024);
 	cr_assert_eq(mnt_status(cl, "/vol/secure"), MNT3ERR_ACCES);
 	cr_assert_eq(mnt_status(cl, "/vol/vol0"), MNT3_OK); /* insecure */
-	clnt_destroy(cl);
+	mclose(cl);
 
 	/* libtirpc's own socket: clnttcp_create binds a reserved port when
 	 * it can (bindresvport, as root), else the kernel picks one */
@@ -311,7 +324,7 @@ Test(mount, secure_export_wants_a_reserved_port)
 	bool reserved = ntohs(me.sin_port) < 1024;
 	cr_assert_eq(reserved, geteuid() == 0, "port %u", ntohs(me.sin_port));
 	cr_assert_eq(mnt_status(cl, "/vol/secure"), reserved ? MNT3_OK : MNT3ERR_ACCES);
-	clnt_destroy(cl);
+	mclose(cl);
 
 	if (geteuid() != 0) {
 		cr_log_warn("not root: no reserved port to test `secure` with");
@@ -320,7 +333,7 @@ Test(mount, secure_export_wants_a_reserved_port)
 	cl = tcp_client(M.port, MOUNT_PROGRAM, 3, true, &lp);
 	cr_assert_lt(lp, 1024);
 	cr_assert_eq(mnt_status(cl, "/vol/secure"), MNT3_OK);
-	clnt_destroy(cl);
+	mclose(cl);
 }
 
 Test(mount, oversized_path_is_garbage_args)
@@ -338,7 +351,7 @@ Test(mount, oversized_path_is_garbage_args)
 	/* exactly MNTPATHLEN is fine (and unknown) */
 	big[MNTPATHLEN] = 0;
 	cr_assert_eq(mnt_status(cl, big), MNT3ERR_NOENT);
-	clnt_destroy(cl);
+	mclose(cl);
 }
 
 /* ---- EXPORT, DUMP, UMNT, UMNTALL ------------------------------------------ */
@@ -350,13 +363,13 @@ Test(mount, export_lists_every_export_with_its_clients)
 	exports(cl, out, sizeof(out));
 	cr_assert_str_eq(out, "/vol/vol0=127.0.0.1,10.0.0.0/8;/vol/secure=127.0.0.1;"
 			      "/vol/other=10.0.0.0/8;/vol/all=*");
-	clnt_destroy(cl);
+	mclose(cl);
 	/* version 1 (showmount's) has the same answer */
 	cl = mnt_client(&M, 1);
 	char v1[1024];
 	exports(cl, v1, sizeof(v1));
 	cr_assert_str_eq(v1, out);
-	clnt_destroy(cl);
+	mclose(cl);
 }
 
 Test(mount, dump_shows_mounts_until_umnt)
@@ -392,7 +405,61 @@ Test(mount, dump_shows_mounts_until_umnt)
 	dump(cl, d, sizeof(d));
 	cr_assert_str_eq(d, "");
 	call_void(cl, MOUNTPROC3_NULL, NULL);
-	clnt_destroy(cl);
+	mclose(cl);
+}
+
+/* 4104 exports, all mounted: the list keeps 4096 (the cap in mount.c),
+ * every MNT still succeeds, and the long DUMP and EXPORT replies (encoded
+ * flat, not recursively) arrive whole. */
+Test(mount, mount_list_is_capped)
+{
+	/* Criterion runs a suite's .init before a test's own: restart here */
+	msrv_free(&M);
+	msrv_start(&M, 4100);
+	CLIENT *cl = mnt_client(&M, 3);
+	char path[64];
+	for (unsigned i = 0; i < 4100; i++) {
+		snprintf(path, sizeof(path), "/vol/x%u", i);
+		cr_assert_eq(mnt_status(cl, path), MNT3_OK, "%s", path);
+	}
+	cr_assert_eq(mnt_status(cl, "/vol/vol0"), MNT3_OK);
+	mnt3_mountlist l = NULL;
+	cr_assert_eq(clnt_call(cl, MOUNTPROC3_DUMP, (xdrproc_t)xdr_nothing, NULL,
+			       (xdrproc_t)xdr_mnt3_mountlist, (char *)&l, TMO),
+		     RPC_SUCCESS);
+	unsigned n = 0;
+	for (mnt3_mountbody *b = l; b; b = b->ml_next) {
+		snprintf(path, sizeof(path), "/vol/x%u", n);
+		cr_assert_str_eq(b->ml_directory, path);
+		n++;
+	}
+	cr_assert_eq(n, 4096);
+	xdr_free((xdrproc_t)xdr_mnt3_mountlist, (char *)&l);
+	mnt3_exports ex = NULL;
+	cr_assert_eq(clnt_call(cl, MOUNTPROC3_EXPORT, (xdrproc_t)xdr_nothing, NULL,
+			       (xdrproc_t)xdr_mnt3_exports, (char *)&ex, TMO),
+		     RPC_SUCCESS);
+	n = 0;
+	for (mnt3_exportnode *e = ex; e; e = e->ex_next)
+		n++;
+	cr_assert_eq(n, 4104);
+	xdr_free((xdrproc_t)xdr_mnt3_exports, (char *)&ex);
+	/* room again after UMNT */
+	call_void(cl, MOUNTPROC3_UMNT, "/vol/x0");
+	cr_assert_eq(mnt_status(cl, "/vol/vol0"), MNT3_OK);
+	cr_assert_eq(clnt_call(cl, MOUNTPROC3_DUMP, (xdrproc_t)xdr_nothing, NULL,
+			       (xdrproc_t)xdr_mnt3_mountlist, (char *)&l, TMO),
+		     RPC_SUCCESS);
+	n = 0;
+	mnt3_mountbody *last = NULL;
+	for (mnt3_mountbody *b = l; b; b = b->ml_next) {
+		last = b;
+		n++;
+	}
+	cr_assert_eq(n, 4096);
+	cr_assert_str_eq(last->ml_directory, "/vol/vol0");
+	xdr_free((xdrproc_t)xdr_mnt3_mountlist, (char *)&l);
+	mclose(cl);
 }
 
 Test(mount, mounts_are_forgotten_with_the_server)
@@ -400,7 +467,7 @@ Test(mount, mounts_are_forgotten_with_the_server)
 	CLIENT *cl = mnt_client(&M, 3);
 	cr_assert_eq(mnt_status(cl, "/vol/vol0"), MNT3_OK);
 	cr_assert_eq(mnt_status(cl, "/vol/all"), MNT3_OK);
-	clnt_destroy(cl);
+	mclose(cl);
 	msrv_halt(&M);
 	cr_assert_not_null(TAILQ_FIRST(&M.s->mounts));
 	mount_forget_all(M.s);
@@ -420,12 +487,12 @@ Test(mount, version_and_procedure_errors)
 	clnt_geterr(cl, &err);
 	cr_assert_eq(err.re_vers.low, 1);
 	cr_assert_eq(err.re_vers.high, 3);
-	clnt_destroy(cl);
+	mclose(cl);
 
 	cl = mnt_client(&M, 3);
 	st = clnt_call(cl, 6, (xdrproc_t)xdr_nothing, NULL, (xdrproc_t)xdr_nothing, NULL, TMO);
 	cr_assert_eq(st, RPC_PROCUNAVAIL, "%s", clnt_sperrno(st));
-	clnt_destroy(cl);
+	mclose(cl);
 
 	/* MNT of versions 1 and 2 would need an NFSv2 handle */
 	cl = mnt_client(&M, 1);
@@ -436,7 +503,7 @@ Test(mount, version_and_procedure_errors)
 	char d[256];
 	dump(cl, d, sizeof(d));
 	cr_assert_str_eq(d, "");
-	clnt_destroy(cl);
+	mclose(cl);
 }
 
 Test(mount, mnt_over_udp)
@@ -452,7 +519,7 @@ Test(mount, mnt_over_udp)
 	char out[1024];
 	exports(cl, out, sizeof(out));
 	cr_assert(strncmp(out, "/vol/vol0=", 10) == 0, "%s", out);
-	clnt_destroy(cl);
+	mclose(cl);
 }
 
 Test(mount, calls_are_counted_per_procedure)
@@ -461,7 +528,7 @@ Test(mount, calls_are_counted_per_procedure)
 	cr_assert_eq(mnt_status(cl, "/vol/vol0"), MNT3_OK);
 	cr_assert_eq(mnt_status(cl, "/vol/nope"), MNT3ERR_NOENT);
 	call_void(cl, MOUNTPROC3_UMNTALL, NULL);
-	clnt_destroy(cl);
+	mclose(cl);
 	msrv_halt(&M);
 	struct nfs_proc_stats st[64];
 	size_t n = nfs_stats(M.s, st, 64);
