@@ -37,14 +37,16 @@ struct conf_aggr {
 	unsigned raid_group_size;
 	char *nvlog; /* path (owned) */
 	uint64_t nvlog_size_bytes;
-	bool trad;   /* a traditional volume */
-	bool create; /* create when the disks are blank */
+	bool trad;     /* a traditional volume */
+	bool create;   /* create when the disks are blank */
+	unsigned line; /* where filer.conf defines it (0: not there) */
 };
 
 struct conf_export {
 	char *path;    /* /vol/NAME */
 	char *volume;  /* volume name */
 	char *clients; /* exports(5) client list */
+	unsigned line; /* where filer.conf defines it (0: not there) */
 };
 
 struct conf {
@@ -75,17 +77,40 @@ int conf_load(const char *path, struct conf *c, char *err, size_t errlen);
 /* The embedded default (no file): see filer(8). home may be NULL. */
 void conf_default(struct conf *c, const char *home, bool root);
 void conf_free(struct conf *c);
+/* The same from text in memory; name is the file name for messages. */
+int conf_parse(const char *name, const char *text, struct conf *c, char *err, size_t errlen);
+void conf_exports_free(struct conf *c);
+/* Deep copy (the paths are owned); 0 or -ENOMEM. */
+int conf_aggr_copy(struct conf_aggr *dst, const struct conf_aggr *src);
+void conf_aggr_free(struct conf_aggr *a);
+/* The aggregate as a filer.conf block (malloc'd; NULL: out of memory). */
+char *conf_aggr_text(const struct conf_aggr *a);
+/* Values: sizes "256M" (K, M, G, T: powers of 1024), durations "500ms",
+ * "10s", "2m" (a bare number is seconds), "ADDR:PORT" or "[V6]:PORT". */
+int conf_parse_size(const char *s, uint64_t *out);
+int conf_parse_duration_ms(const char *s, unsigned *out);
+int conf_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
+/* An aggregate or volume name wafl/ accepts. */
+bool conf_valid_name(const char *name);
+/* A word filer.conf can carry (no blanks, no '#', not a brace). */
+bool conf_valid_word(const char *w);
 
 /* ---- logging (log.c) -------------------------------------------------- */
 
 void flog_init(int level, bool syslog, const char *ident);
 void flog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "err", "warning", ... <-> LOG_ERR, LOG_WARNING, ...; -1: unknown. */
+int flog_level_by_name(const char *name);
+const char *flog_level_name(int level);
 
 /* ---- the running filer (state.c) ---------------------------------- */
 
 struct filer_aggr {
 	struct wafl_aggr *a;
 	struct conf_aggr conf; /* how to open it again (disks, nvlog) */
+	/* flock()ed descriptors of its disks and NVLOG: no second filer */
+	int lock_fds[FILER_MAX_DISKS + 1];
+	unsigned nlock_fds;
 };
 
 struct filer {
@@ -96,9 +121,9 @@ struct filer {
 	struct filer_aggr aggrs[FILER_MAX_AGGRS];
 	unsigned naggrs;
 	int lock_fd;
-	uint64_t started_usec;
-	void *control; /* control.c's state */
-	void *metrics; /* metrics.c's state */
+	uint64_t started_usec; /* CLOCK_REALTIME at filer_start: uptime */
+	void *control;	       /* control.c's state */
+	void *metrics;	       /* metrics.c's state */
 };
 
 /* Results of administrative actions: 0 or -errno, and a message for the
@@ -108,7 +133,10 @@ int filer_aggr_create(struct filer *f, const struct conf_aggr *ca, char *msg, si
 int filer_aggr_destroy(struct filer *f, const char *name, char *msg, size_t len);
 int filer_aggr_add_disks(struct filer *f, const char *name, const char *const *disks, unsigned n,
 			 uint64_t disk_size_bytes, char *msg, size_t len);
-/* Runs the consistency checker on a mounted aggregate (CPs held). */
+/* Runs the consistency checker on a mounted aggregate (CPs held): on the
+ * loop thread, so service pauses while it runs. It checks the newest
+ * durable CP; to include the latest changes, filer_cp() first and check
+ * from its callback. */
 int filer_aggr_check(struct filer *f, const char *name, wafl_problem_fn fn, void *arg,
 		     struct wafl_check_result *res, char *msg, size_t len);
 struct wafl_vol *filer_vol_find(struct filer *f, const char *name, struct filer_aggr **fa);
@@ -125,7 +153,9 @@ void filer_cp(struct filer *f, void (*done)(void *arg), void *arg);
 /* Re-reads exports from the configuration (SIGHUP). */
 int filer_reload_exports(struct filer *f, char *msg, size_t len);
 
-/* Opens everything the configuration names; creates what it says to. */
+/* Opens everything the configuration names; creates what it says to.
+ * Wants f->conf, f->conf_path and f->base set; makes f->conf.home and the
+ * control socket path absolute. On failure everything is closed again. */
 int filer_start(struct filer *f, char *msg, size_t len);
 /* Final CPs, close. */
 int filer_stop(struct filer *f);
@@ -136,5 +166,7 @@ int control_start(struct filer *f, char *msg, size_t len);
 void control_stop(struct filer *f);
 int metrics_start(struct filer *f, char *msg, size_t len);
 void metrics_stop(struct filer *f);
+/* The port the metrics listener got (0: off). */
+uint16_t metrics_port(struct filer *f);
 
 #endif

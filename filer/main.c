@@ -1,219 +1,417 @@
 /*
- * main.c - the filer daemon.
+ * main.c - the filer daemon: arguments, daemonizing, signals, the loop.
  *
- * With no configuration it runs the embedded default: under ./var (or
- * $FILER_HOME), three file-backed disks, aggregate aggr0, flexible volume
- * vol0 exported read-write to 127.0.0.1 as /vol/vol0 (insecure,
- * no_root_squash: the local demo), NFS and MOUNT on 127.0.0.1:2049 and the
- * portmapper on 111 when run as root, else on free high ports, printed.
+ * With no configuration (no -c) it runs the embedded default: under ./var
+ * (or $FILER_HOME, or --home), three file-backed disks, aggregate aggr0,
+ * flexible volume vol0 exported read-write to 127.0.0.1 as /vol/vol0
+ * (insecure, no_root_squash: the local demo), NFS and MOUNT on
+ * 127.0.0.1:2049 and the portmapper on 111 when run as root, else on free
+ * high ports, printed. With -c FILE it serves what filer.conf(5) says;
+ * options given on the command line win over the file.
  *
- * SIGTERM and SIGINT shut down cleanly: a final CP, so the next start has
- * nothing to replay. The per-filer secret that signs file handles lives in
- * var/secret, so handles stay valid across restarts; the WRITE verifier
- * changes with every start.
+ * It runs in the foreground (what systemd wants) unless --daemon: then it
+ * forks, and the parent exits 0 only once the child serves (listeners up,
+ * pidfile written), so `filer --daemon && filerctl ...` works; startup
+ * errors still reach the terminal.
+ *
+ * SIGTERM and SIGINT shut down cleanly: a final CP on every aggregate, so
+ * the next start has nothing to replay. SIGHUP re-reads the exports
+ * (filer_reload_exports) without touching the ones that stay.
+ *
+ * Standard output carries three kinds of lines, which scripts and tests
+ * read (keep them): "filer: serving ... port N ...", optionally
+ * "filer: metrics on http://...", and last "filer: mount with: ...".
+ * Everything else is the log (stderr or syslog).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
+#include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
-#include "nfs/nfs.h"
-#include "wafl/wafl.h"
+#include "filer/filer.h"
 
-#define NDISKS 3
-#define DISK_BYTES (2ull << 30)
-#define VOL_BYTES (4ull << 30)
-
-struct filer {
-	char home[512];
-	struct event_base *base;
-	struct wafl_aggr *aggr;
-	struct nfs_server *nfs;
-	struct event *sigterm, *sigint;
-	int lock_fd;
+struct opts {
+	const char *config;
+	const char *home;
+	const char *addr;
+	int port, portmap_port; /* -1: not given */
+	bool no_portmap, no_udp;
+	bool daemon;
+	const char *pidfile;
 };
-
-static int read_secret(const char *home, uint8_t secret[NFS_SECRET_BYTES])
-{
-	char path[600];
-	snprintf(path, sizeof(path), "%s/secret", home);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t n = read(fd, secret, NFS_SECRET_BYTES);
-		close(fd);
-		if (n == NFS_SECRET_BYTES)
-			return 0;
-		fprintf(stderr, "filer: %s is damaged\n", path);
-		return -EINVAL;
-	}
-	if (getrandom(secret, NFS_SECRET_BYTES, 0) != NFS_SECRET_BYTES)
-		return -EIO;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	int rc = write(fd, secret, NFS_SECRET_BYTES) == NFS_SECRET_BYTES && fsync(fd) == 0 ? 0
-											: -EIO;
-	close(fd);
-	return rc;
-}
-
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	(void)what;
-	struct filer *f = arg;
-	fprintf(stderr, "filer: signal %d: shutting down\n", (int)sig);
-	event_base_loopexit(f->base, NULL);
-}
-
-static int setup_default(struct filer *f, const char **disks, char paths[][600],
-			 const char *nvlog)
-{
-	struct stat st;
-	if (stat(paths[0], &st) == 0)
-		return 0;
-	fprintf(stderr, "filer: creating aggr0 (%d disks of %llu MiB) and vol0 in %s\n", NDISKS,
-		(unsigned long long)(DISK_BYTES >> 20), f->home);
-	struct wafl_aggr_params p = {
-		.name = "aggr0",
-		.kind = WAFL_AGGR,
-		.disks = disks,
-		.ndisks = NDISKS,
-		.disk_size_bytes = DISK_BYTES,
-		.nvlog_path = nvlog,
-	};
-	return wafl_aggr_create(&p);
-}
 
 static void usage(FILE *o)
 {
-	fprintf(o, "usage: filer [--home DIR] [--addr ADDR] [--port N] [--portmap-port N]\n"
-		   "             [--no-portmap] [--no-udp]\n");
+	fprintf(o, "usage: filer [-c FILE] [--home DIR] [--addr ADDR] [--port N]\n"
+		   "             [--portmap-port N] [--no-portmap] [--no-udp]\n"
+		   "             [--daemon [--pidfile FILE] | --foreground]\n"
+		   "       filer --version | --help\n"
+		   "Without -c, serves the embedded default (see filer(8)).\n");
+}
+
+static int parse_port(const char *s, const char *what)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < 0 || v > 65535) {
+		fprintf(stderr, "filer: %s wants a port from 0 to 65535, not '%s'\n", what, s);
+		return -1;
+	}
+	return (int)v;
+}
+
+/* 0: go on; otherwise the exit status. */
+static int parse_args(int argc, char **argv, struct opts *o, bool *exit_now)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, 0, 'c'},
+		{"home", required_argument, 0, 'H'},
+		{"addr", required_argument, 0, 'a'},
+		{"port", required_argument, 0, 'p'},
+		{"portmap-port", required_argument, 0, 'P'},
+		{"no-portmap", no_argument, 0, 'n'},
+		{"no-udp", no_argument, 0, 'u'},
+		{"daemon", no_argument, 0, 'd'},
+		{"foreground", no_argument, 0, 'f'},
+		{"pidfile", required_argument, 0, 'i'},
+		{"version", no_argument, 0, 'V'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	*o = (struct opts){.port = -1, .portmap_port = -1};
+	*exit_now = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'H':
+			o->home = optarg;
+			break;
+		case 'a':
+			o->addr = optarg;
+			break;
+		case 'p':
+			if ((o->port = parse_port(optarg, "--port")) < 0)
+				return 2;
+			break;
+		case 'P':
+			if ((o->portmap_port = parse_port(optarg, "--portmap-port")) < 0)
+				return 2;
+			break;
+		case 'n':
+			o->no_portmap = true;
+			break;
+		case 'u':
+			o->no_udp = true;
+			break;
+		case 'd':
+			o->daemon = true;
+			break;
+		case 'f':
+			o->daemon = false;
+			break;
+		case 'i':
+			o->pidfile = optarg;
+			break;
+		case 'V':
+			printf("filer %s\n", FILER_VERSION);
+			*exit_now = true;
+			return 0;
+		case 'h':
+			usage(stdout);
+			*exit_now = true;
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "filer: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+/* Builds the configuration: the file or the embedded default, then the
+ * command line over it. */
+static int configure(struct filer *f, const struct opts *o, char conf_path[PATH_MAX])
+{
+	char err[1024];
+	if (o->config) {
+		if (!realpath(o->config, conf_path)) {
+			fprintf(stderr, "filer: %s: %s\n", o->config, strerror(errno));
+			return 1;
+		}
+		if (conf_load(conf_path, &f->conf, err, sizeof(err))) {
+			fprintf(stderr, "filer: %s\n", err);
+			return 1;
+		}
+		f->conf_path = conf_path;
+		if (o->home) {
+			char *h = strdup(o->home);
+			if (!h)
+				return 1;
+			free(f->conf.home);
+			f->conf.home = h;
+		}
+	} else {
+		conf_default(&f->conf, o->home, geteuid() == 0);
+	}
+	if (o->addr) {
+		char *a = strdup(o->addr);
+		if (!a)
+			return 1;
+		free(f->conf.listen);
+		f->conf.listen = a;
+	}
+	if (o->port >= 0)
+		f->conf.port = (uint16_t)o->port;
+	if (o->portmap_port >= 0)
+		f->conf.portmap_port = (uint16_t)o->portmap_port;
+	if (o->no_portmap)
+		f->conf.portmapper = false;
+	if (o->no_udp)
+		f->conf.udp = false;
+	return 0;
+}
+
+/* --daemon: the parent waits on a pipe until the child says it serves
+ * (one byte), and exits 0 then; 1 if the child dies first. Returns the
+ * child's end of the pipe. */
+static int daemonize(void)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		perror("filer: pipe");
+		exit(1);
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("filer: fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(p[1]);
+		char c;
+		ssize_t n;
+		while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR)
+			;
+		if (n == 1)
+			_exit(0);
+		int st;
+		while (waitpid(pid, &st, WNOHANG) < 0 && errno == EINTR)
+			;
+		_exit(1);
+	}
+	close(p[0]);
+	if (setsid() < 0)
+		flog(LOG_WARNING, "setsid: %s", strerror(errno));
+	return p[1];
+}
+
+static int write_pidfile(const char *path)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	FILE *o = fopen(tmp, "we");
+	if (!o)
+		return -errno;
+	fprintf(o, "%ld\n", (long)getpid());
+	if (fclose(o) != 0 || rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	struct filer *f = arg;
+	flog(LOG_NOTICE, "signal %d (%s): shutting down", (int)sig, strsignal((int)sig));
+	event_base_loopexit(f->base, NULL);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	struct filer *f = arg;
+	char msg[4096];
+	flog(LOG_NOTICE, "SIGHUP: reloading exports");
+	/* filer_reload_exports logs what it did and each problem */
+	(void)filer_reload_exports(f, msg, sizeof(msg));
+}
+
+/* The exports, for the first line: "/vol/a, /vol/b". */
+struct export_names {
+	char s[1024];
+	char first[1024];
+	unsigned n;
+};
+
+static void name_export(void *arg, const char *path, const char *clients, struct wafl_vol *vol)
+{
+	(void)clients;
+	(void)vol;
+	struct export_names *l = arg;
+	size_t used = strlen(l->s);
+	if (l->n == 0)
+		snprintf(l->first, sizeof(l->first), "%s", path);
+	if (used + strlen(path) + 8 < sizeof(l->s))
+		snprintf(l->s + used, sizeof(l->s) - used, "%s%s", l->n ? ", " : "", path);
+	else if (!strstr(l->s, ", ..."))
+		snprintf(l->s + used, sizeof(l->s) - used, ", ...");
+	l->n++;
+}
+
+/* The lines of standard output (see the top). */
+static void announce(struct filer *f)
+{
+	struct export_names l = {.n = 0};
+	nfs_export_list(f->nfs, name_export, &l);
+	const char *addr = f->conf.listen;
+	bool v6 = strchr(addr, ':') != NULL;
+	uint16_t np = nfs_server_port(f->nfs), pp = nfs_server_portmap_port(f->nfs);
+	printf("filer: serving %s on %s port %u (NFSv3 and MOUNT v3, TCP%s)",
+	       l.n ? l.s : "no exports yet", addr, np, f->conf.udp ? "+UDP" : "");
+	if (f->conf.portmapper)
+		printf(", portmapper on port %u", pp);
+	printf("\n");
+	if (f->metrics) {
+		char host[256];
+		uint16_t port;
+		if (conf_split_hostport(f->conf.metrics, host, sizeof(host), &port) == 0) {
+			bool h6 = strchr(host, ':') != NULL;
+			printf("filer: metrics on http://%s%s%s:%u/metrics\n", h6 ? "[" : "", host,
+			       h6 ? "]" : "", metrics_port(f));
+		}
+	}
+	if (l.n)
+		printf("filer: mount with: mount -t nfs -o vers=3,proto=tcp,port=%u,mountport=%u,"
+		       "nolock %s%s%s:%s /mnt\n",
+		       np, np, v6 ? "[" : "", addr, v6 ? "]" : "", l.first);
+	else
+		printf("filer: mount with: nothing exported yet (filerctl export add)\n");
+	fflush(stdout);
 }
 
 int main(int argc, char **argv)
 {
+	struct opts o;
+	bool exit_now;
+	int rc = parse_args(argc, argv, &o, &exit_now);
+	if (rc || exit_now)
+		return rc;
 	struct filer f = {.lock_fd = -1};
-	const char *home = getenv("FILER_HOME") ? getenv("FILER_HOME") : "./var";
-	const char *addr = "127.0.0.1";
-	bool root = geteuid() == 0;
-	int port = root ? 2049 : 0, pmport = root ? 111 : 0;
-	bool portmap = true, udp = true;
-	static const struct option opts[] = {
-		{"home", required_argument, 0, 'H'},   {"addr", required_argument, 0, 'a'},
-		{"port", required_argument, 0, 'p'},   {"portmap-port", required_argument, 0, 'P'},
-		{"no-portmap", no_argument, 0, 'n'},   {"no-udp", no_argument, 0, 'u'},
-		{"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
-	};
-	int o;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'H': home = optarg; break;
-		case 'a': addr = optarg; break;
-		case 'p': port = atoi(optarg); break;
-		case 'P': pmport = atoi(optarg); break;
-		case 'n': portmap = false; break;
-		case 'u': udp = false; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	snprintf(f.home, sizeof(f.home), "%s", home);
-	if (mkdir(f.home, 0700) < 0 && errno != EEXIST) {
-		fprintf(stderr, "filer: %s: %s\n", f.home, strerror(errno));
-		return 1;
-	}
-	char lockp[600];
-	snprintf(lockp, sizeof(lockp), "%s/filer.lock", f.home);
-	f.lock_fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (f.lock_fd < 0 || flock(f.lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		fprintf(stderr, "filer: another filer uses %s\n", f.home);
-		return 1;
-	}
-	char paths[NDISKS][600], nvlog[600];
-	const char *disks[NDISKS];
-	for (int i = 0; i < NDISKS; i++) {
-		snprintf(paths[i], sizeof(paths[i]), "%s/disk%d", f.home, i);
-		disks[i] = paths[i];
-	}
-	snprintf(nvlog, sizeof(nvlog), "%s/nvlog", f.home);
-	int rc = setup_default(&f, disks, paths, nvlog);
-	if (rc) {
-		fprintf(stderr, "filer: cannot create the aggregate: %s\n", strerror(-rc));
-		return 1;
-	}
+	static char conf_path[PATH_MAX];
+	if ((rc = configure(&f, &o, conf_path)))
+		return rc;
+	flog_init(f.conf.log_level, f.conf.log_syslog, "filer");
+	char pidfile[PATH_MAX] = "";
+	int ready_fd = -1;
+	if (o.daemon)
+		ready_fd = daemonize();
+	char msg[4096];
 	f.base = event_base_new();
-	struct wafl_open_params op = {.disks = disks, .ndisks = NDISKS, .nvlog_path = nvlog};
-	if ((rc = wafl_aggr_open(f.base, &op, &f.aggr))) {
-		fprintf(stderr, "filer: cannot open aggr0: %s\n", strerror(-rc));
+	if (!f.base) {
+		flog(LOG_ERR, "cannot make the event loop");
 		return 1;
 	}
-	struct wafl_vol *vol = wafl_vol_find(f.aggr, "vol0");
-	if (!vol) {
-		struct wafl_stab st;
-		if ((rc = wafl_vol_create(f.aggr, "vol0", VOL_BYTES, WAFL_GUAR_NONE, &st)) ||
-		    (rc = wafl_wait(f.aggr, &st))) {
-			fprintf(stderr, "filer: cannot create vol0: %s\n", strerror(-rc));
-			return 1;
-		}
-		vol = wafl_vol_find(f.aggr, "vol0");
-	}
-	struct nfs_config nc = {
-		.base = f.base,
-		.addr = addr,
-		.port = (uint16_t)port,
-		.udp = udp,
-		.portmapper = portmap,
-		.portmap_port = (uint16_t)pmport,
-	};
-	if ((rc = read_secret(f.home, nc.secret))) {
-		fprintf(stderr, "filer: cannot read or make %s/secret: %s\n", f.home,
-			strerror(-rc));
-		return 1;
-	}
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	nc.boot_verifier = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-	if ((rc = nfs_server_new(&nc, &f.nfs))) {
-		fprintf(stderr, "filer: cannot listen on %s: %s\n", addr, strerror(-rc));
-		return 1;
-	}
-	char err[256];
-	if ((rc = nfs_export_add(f.nfs, "/vol/vol0", vol, "127.0.0.1(rw,insecure,no_root_squash)",
-				 err, sizeof(err)))) {
-		fprintf(stderr, "filer: export: %s\n", err);
-		return 1;
-	}
-	f.sigterm = evsignal_new(f.base, SIGTERM, on_signal, &f);
-	f.sigint = evsignal_new(f.base, SIGINT, on_signal, &f);
-	event_add(f.sigterm, NULL);
-	event_add(f.sigint, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	uint16_t np = nfs_server_port(f.nfs), pp = nfs_server_portmap_port(f.nfs);
-	printf("filer: serving /vol/vol0 on %s port %u (NFSv3 and MOUNT v3, TCP%s)", addr, np,
-	       udp ? "+UDP" : "");
-	if (portmap)
-		printf(", portmapper on port %u", pp);
-	printf("\nfiler: mount with: mount -t nfs -o vers=3,proto=tcp,port=%u,mountport=%u,"
-	       "nolock %s:/vol/vol0 /mnt\n",
-	       np, np, addr);
-	fflush(stdout);
+	rc = filer_start(&f, msg, sizeof(msg));
+	if (!rc && (rc = control_start(&f, msg, sizeof(msg))))
+		filer_stop(&f);
+	if (!rc && (rc = metrics_start(&f, msg, sizeof(msg)))) {
+		control_stop(&f);
+		filer_stop(&f);
+	}
+	if (rc) {
+		flog(LOG_ERR, "%s", msg);
+		if (f.conf.log_syslog)
+			fprintf(stderr, "filer: %s\n", msg);
+		event_base_free(f.base);
+		conf_free(&f.conf);
+		return 1;
+	}
+	struct event *sigterm = evsignal_new(f.base, SIGTERM, on_stop, &f);
+	struct event *sigint = evsignal_new(f.base, SIGINT, on_stop, &f);
+	struct event *sighup = evsignal_new(f.base, SIGHUP, on_hup, &f);
+	if (!sigterm || !sigint || !sighup || event_add(sigterm, NULL) || event_add(sigint, NULL) ||
+	    event_add(sighup, NULL)) {
+		flog(LOG_ERR, "cannot catch signals");
+		return 1;
+	}
+	if (o.pidfile || o.daemon) {
+		if (o.pidfile && o.pidfile[0] != '/') {
+			char cwd[PATH_MAX];
+			if (!getcwd(cwd, sizeof(cwd)) ||
+			    snprintf(pidfile, sizeof(pidfile), "%s/%s", cwd, o.pidfile) >=
+				    (int)sizeof(pidfile))
+				snprintf(pidfile, sizeof(pidfile), "%s", o.pidfile);
+		} else if (o.pidfile) {
+			snprintf(pidfile, sizeof(pidfile), "%s", o.pidfile);
+		} else {
+			snprintf(pidfile, sizeof(pidfile), "%s/filer.pid", f.conf.home);
+		}
+		int e = write_pidfile(pidfile);
+		if (e) {
+			flog(LOG_ERR, "pidfile %s: %s", pidfile, strerror(-e));
+			pidfile[0] = '\0';
+		}
+	}
+	announce(&f);
+	flog(LOG_NOTICE, "filer %s serving (home %s%s%s)", FILER_VERSION, f.conf.home,
+	     f.conf_path ? ", config " : "", f.conf_path ? f.conf_path : "");
+	if (o.daemon) {
+		/* serving: detach from the terminal, log to syslog, let the
+		 * parent go */
+		if (chdir("/") < 0)
+			flog(LOG_WARNING, "chdir /: %s", strerror(errno));
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+			if (null > STDERR_FILENO)
+				close(null);
+		}
+		flog_init(f.conf.log_level, true, "filer");
+		char c = 'R';
+		if (write(ready_fd, &c, 1) != 1)
+			flog(LOG_WARNING, "cannot tell the parent we serve: %s", strerror(errno));
+		close(ready_fd);
+	}
 	event_base_dispatch(f.base);
-	nfs_server_free(f.nfs);
-	rc = wafl_aggr_close(f.aggr);
-	event_free(f.sigterm);
-	event_free(f.sigint);
+	metrics_stop(&f);
+	control_stop(&f);
+	rc = filer_stop(&f);
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(sighup);
 	event_base_free(f.base);
-	close(f.lock_fd);
-	fprintf(stderr, "filer: stopped%s\n", rc ? " (the final CP failed)" : "");
+	if (pidfile[0])
+		unlink(pidfile);
+	flog(LOG_NOTICE, "stopped%s", rc ? " (a final CP failed)" : "");
+	conf_free(&f.conf);
 	return rc ? 1 : 0;
 }

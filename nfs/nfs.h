@@ -13,6 +13,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#include <rpc/types.h> /* libtirpc: consumers compile with its include path */
+#include <rpc/xdr.h>
 
 struct event_base;
 struct wafl_vol;
@@ -70,5 +74,53 @@ struct nfs_xfer_stats {
 	uint64_t rpc_calls, rpc_garbage, drc_hits;
 };
 void nfs_xfer_stats(struct nfs_server *s, struct nfs_xfer_stats *out);
+
+/* ---- hosting another RPC program ------------------------------------ */
+
+/*
+ * The server's RPC machinery (record marking, dispatch, XDR, replies,
+ * back-pressure) can serve a program of the caller's on a UNIX-domain
+ * stream socket: the filer's control program is one. Only that program
+ * (and only its one version) is answered on that socket, and NFS is never
+ * answered there.
+ *
+ * Who may connect: the socket file's mode (and group) is the first guard.
+ * A peer whose SO_PEERCRED uid is neither 0 nor the server's effective
+ * uid, and which is not a member of gid (when gid is not (gid_t)-1), gets
+ * AUTH_ERROR (AUTH_TOOWEAK) to its first call and the connection closed.
+ *
+ * A procedure gets the call and the program's arg; it must answer the
+ * call exactly once, now or later (nfs_rpc_reply), after which the call
+ * is gone. A call answered after its connection closed is dropped.
+ */
+struct nfs_rpc_call;
+typedef void (*nfs_rpc_proc_fn)(struct nfs_rpc_call *c, void *arg);
+struct nfs_rpc_program {
+	uint32_t prog, vers;
+	uint32_t nprocs;	      /* procedures 0..nprocs-1 */
+	const nfs_rpc_proc_fn *procs; /* NULL slots answer PROC_UNAVAIL; must outlive s */
+	void *arg;
+};
+
+/* Listens on path (a stale socket file there is removed first; any other
+ * kind of file is -EEXIST) with the file's mode and group (gid (gid_t)-1:
+ * unchanged). The file is removed when the server is freed. */
+int nfs_rpc_listen_unix(struct nfs_server *s, const char *path, mode_t mode, gid_t gid,
+			const struct nfs_rpc_program *p);
+/* Stops listening on path: closes its connections (calls still being
+ * answered are dropped when they are) and removes the file. */
+void nfs_rpc_close_unix(struct nfs_server *s, const char *path);
+/* Decodes the call's arguments into obj, which the caller has zeroed and
+ * which must live until the call is answered (what XDR allocated in it is
+ * freed then). False: garbage; the call was answered GARBAGE_ARGS and is
+ * gone. */
+bool nfs_rpc_args(struct nfs_rpc_call *c, xdrproc_t proc, void *obj);
+/* Answers SUCCESS with res (encoded now: res may go away after); frees the
+ * call. A res that does not encode is answered SYSTEM_ERR instead. */
+void nfs_rpc_reply(struct nfs_rpc_call *c, xdrproc_t proc, const void *res);
+/* Answers SYSTEM_ERR (e.g. out of memory); frees the call. */
+void nfs_rpc_reply_system_err(struct nfs_rpc_call *c);
+/* The connected peer's uid (SO_PEERCRED). 0 or -errno. */
+int nfs_rpc_peer_uid(struct nfs_rpc_call *c, uid_t *uid);
 
 #endif

@@ -23,6 +23,19 @@
 #define RTMAX  (1u << 20)
 #define WTMAX  (1u << 20)
 #define DTPREF (64u << 10)
+/* A UDP reply must fit one datagram (64 KiB, headers included): over UDP
+ * the server offers, and caps READ and READDIR at, 32 KiB as Linux does. */
+#define UDP_IOMAX (32u << 10)
+
+static bool via_udp(const struct rpc_call *c)
+{
+	return !c->conn && c->udp_fd >= 0;
+}
+
+static uint32_t io_max(const struct rpc_call *c)
+{
+	return via_udp(c) ? UDP_IOMAX : RTMAX;
+}
 
 /* What a call carries from decode to (possibly delayed) reply. */
 struct op {
@@ -445,7 +458,7 @@ static void p_read(struct rpc_call *c)
 	struct wafl_fh fh;
 	res->status = resolve(o, &args->file, &fh, false);
 	if (res->status == NFS3_OK) {
-		uint32_t count = args->count < RTMAX ? args->count : RTMAX;
+		uint32_t count = args->count < io_max(c) ? args->count : io_max(c);
 		o->mem = malloc(count ? count : 1);
 		uint32_t got = 0;
 		bool eof = false;
@@ -855,7 +868,7 @@ static void readdir_common(struct rpc_call *c, bool plus)
 	nfs_fh3 *dirh = plus ? &m->args.p.dir : &m->args.r.dir;
 	uint64_t cookie = plus ? m->args.p.cookie : m->args.r.cookie;
 	uint32_t count = plus ? m->args.p.maxcount : m->args.r.count;
-	s.budget = count < RTMAX ? count : RTMAX;
+	s.budget = count < io_max(c) ? count : io_max(c);
 	s.dirbudget = plus ? m->args.p.dircount : s.budget;
 	if (plus && s.dirbudget < 512)
 		s.dirbudget = 512; /* some clients send tiny dircounts */
@@ -946,13 +959,13 @@ static void p_fsinfo(struct rpc_call *c)
 	res->status = resolve(o, &args->fsroot, &fh, false);
 	if (res->status == NFS3_OK) {
 		FSINFO3resok *ok = &res->FSINFO3res_u.resok;
-		ok->rtmax = RTMAX;
-		ok->rtpref = RTMAX;
+		ok->rtmax = io_max(c);
+		ok->rtpref = io_max(c);
 		ok->rtmult = WAFL_BLOCK_SIZE;
-		ok->wtmax = WTMAX;
-		ok->wtpref = WTMAX;
+		ok->wtmax = via_udp(c) ? UDP_IOMAX : WTMAX;
+		ok->wtpref = ok->wtmax;
 		ok->wtmult = WAFL_BLOCK_SIZE;
-		ok->dtpref = DTPREF;
+		ok->dtpref = via_udp(c) ? UDP_IOMAX : DTPREF;
 		ok->maxfilesize = WAFL_MAX_FILE_SIZE;
 		ok->time_delta.seconds = 0;
 		ok->time_delta.nseconds = 1; /* times are kept to the nanosecond */

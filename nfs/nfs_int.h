@@ -39,6 +39,7 @@ struct rpc_cred {
 };
 
 struct rpc_conn;
+struct rpc_unix;
 struct drc_entry;
 
 /* One call, from decode to reply. Owned by rpc.c; handlers get it, must
@@ -60,7 +61,7 @@ struct rpc_call {
 	void *args_obj;
 };
 
-/* Decodes the call's arguments into obj (zeroed first). False: garbage
+/* Decodes the call's arguments into obj (the caller zeroes it). False: garbage
  * (the call has been answered GARBAGE_ARGS and freed: return at once). */
 bool rpc_decode(struct rpc_call *c, xdrproc_t proc, void *obj);
 /* Accepted, SUCCESS, with a result; frees the call. */
@@ -177,6 +178,8 @@ struct nfs_server {
 	struct nfs_proc_stats nfs3_stats[22];
 	struct nfs_proc_stats mnt_stats[6];
 	TAILQ_HEAD(, rpc_conn) conns;
+	/* nfs_rpc_listen_unix: other programs on UNIX sockets */
+	TAILQ_HEAD(, rpc_unix) unix_listeners;
 	/* MOUNT's DUMP list: who mounted what */
 	TAILQ_HEAD(, mount_entry) mounts;
 };
@@ -196,6 +199,9 @@ int rpc_listen_tcp(struct nfs_server *s, const char *addr, uint16_t port,
 int rpc_listen_udp(struct nfs_server *s, const char *addr, uint16_t port, int *fd,
 		   struct event **ev, uint16_t *bound);
 void rpc_close_all(struct nfs_server *s);
+/* Closes the UNIX listeners and removes their socket files (after
+ * rpc_close_all). */
+void rpc_unix_close_all(struct nfs_server *s);
 /* Feeds one whole record (for the fuzz target and tests): as if it came
  * from peer on TCP; replies go to sink. */
 typedef void (*rpc_sink_fn)(void *arg, const uint8_t *reply, size_t len);

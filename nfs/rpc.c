@@ -16,11 +16,17 @@
  * Every byte from the network is bounds-checked by the XDR memory stream
  * before it is used; bad input costs that call (an error reply) or that
  * connection, never the filer.
+ *
+ * UNIX sockets (nfs_rpc_listen_unix) carry one program of the caller's
+ * through the same connections, records and replies; a connection knows
+ * its listener and dispatches to that program alone.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -50,7 +56,22 @@ struct rpc_conn {
 	bool paused, closed;
 	unsigned refs; /* the connection itself + outstanding calls */
 	unsigned outstanding;
+	const struct rpc_unix *ux; /* a UNIX listener's connection: its program */
+	bool denied;		   /* the peer may not use it: refuse, then close */
+	bool close_when_sent;	   /* close once the output buffer has drained */
+	bool have_cred;
+	uid_t peer_uid; /* SO_PEERCRED, when have_cred */
 	TAILQ_ENTRY(rpc_conn) link;
+};
+
+/* A UNIX-domain listener serving one program (nfs_rpc_listen_unix). */
+struct rpc_unix {
+	struct nfs_server *srv;
+	struct evconnlistener *l;
+	char *path; /* removed on close */
+	gid_t gid;  /* members may use it; (gid_t)-1: none */
+	struct nfs_rpc_program prog;
+	TAILQ_ENTRY(rpc_unix) link;
 };
 
 struct rpc_sink {
@@ -85,7 +106,8 @@ static void conn_close(struct rpc_conn *c)
 		return;
 	c->closed = true;
 	TAILQ_REMOVE(&c->srv->conns, c, link);
-	c->srv->xfer.connections_open--;
+	if (!c->ux)
+		c->srv->xfer.connections_open--;
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	conn_unref(c);
@@ -328,12 +350,31 @@ static bool is_portmap(uint32_t prog)
 	return prog == 100000;
 }
 
+/* A call on a UNIX listener's connection: its program, nothing else. */
+static void dispatch_unix(struct rpc_call *c, const struct rpc_unix *ux)
+{
+	const struct nfs_rpc_program *p = &ux->prog;
+	if (c->prog != p->prog) {
+		rpc_reply_accept_err(c, PROG_UNAVAIL, 0, 0);
+		return;
+	}
+	if (c->vers != p->vers) {
+		rpc_reply_accept_err(c, PROG_MISMATCH, p->vers, p->vers);
+		return;
+	}
+	if (c->proc >= p->nprocs || !p->procs[c->proc]) {
+		rpc_reply_accept_err(c, PROC_UNAVAIL, 0, 0);
+		return;
+	}
+	p->procs[c->proc]((struct nfs_rpc_call *)c, p->arg);
+}
+
 static void dispatch(struct rpc_call *c)
 {
 	struct nfs_server *s = c->srv;
 	XDR x;
 	xdrmem_create(&x, (char *)c->record, (u_int)c->args_len, XDR_DECODE);
-	uint32_t mtype, rpcvers, flavor, clen, vflavor, vlen;
+	uint32_t mtype = 0, rpcvers = 0, flavor = 0, clen = 0, vflavor = 0, vlen = 0;
 	if (!xdr_u_int(&x, &c->xid) || !xdr_u_int(&x, &mtype) || mtype != RPC_CALL) {
 		/* not a call, or not even an xid: nothing to answer */
 		xdr_destroy(&x);
@@ -341,7 +382,9 @@ static void dispatch(struct rpc_call *c)
 		rpc_drop(c);
 		return;
 	}
-	s->xfer.rpc_calls++;
+	const struct rpc_unix *ux = c->conn ? c->conn->ux : NULL;
+	if (!ux)
+		s->xfer.rpc_calls++;
 	if (!xdr_u_int(&x, &rpcvers) || !xdr_u_int(&x, &c->prog) || !xdr_u_int(&x, &c->vers) ||
 	    !xdr_u_int(&x, &c->proc) || !xdr_u_int(&x, &flavor) || !xdr_u_int(&x, &clen) ||
 	    clen > MAX_AUTH_BYTES) {
@@ -356,6 +399,14 @@ static void dispatch(struct rpc_call *c)
 	if (rpcvers != 2) {
 		xdr_destroy(&x);
 		reply_rpc_mismatch(c);
+		return;
+	}
+	if (c->conn && c->conn->denied) {
+		xdr_destroy(&x);
+		struct rpc_conn *cn = c->conn;
+		cn->close_when_sent = true;
+		bufferevent_disable(cn->bev, EV_READ);
+		rpc_reply_auth_err(c, AUTH_TOOWEAK);
 		return;
 	}
 	u_int pos = xdr_getpos(&x);
@@ -392,6 +443,10 @@ static void dispatch(struct rpc_call *c)
 	c->args = c->record + pos;
 	c->args_len = total - pos;
 
+	if (ux) {
+		dispatch_unix(c, ux);
+		return;
+	}
 	const struct rpc_program *p = NULL;
 	uint32_t lo = UINT32_MAX, hi = 0;
 	for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
@@ -525,6 +580,11 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct rpc_conn *cn = arg;
+	if (cn->close_when_sent) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_close(cn);
+		return;
+	}
 	if (cn->paused && cn->outstanding < MAX_OUTSTANDING / 2 &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) < max_out(cn->srv) / 2) {
 		cn->paused = false;
@@ -540,15 +600,13 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		conn_close(arg);
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
-		      void *arg)
+static struct rpc_conn *conn_new(struct nfs_server *s, evutil_socket_t fd, struct sockaddr *sa,
+				 int salen)
 {
-	(void)l;
-	struct nfs_server *s = arg;
 	struct rpc_conn *cn = calloc(1, sizeof(*cn));
 	if (!cn) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	cn->srv = s;
 	cn->refs = 1;
@@ -564,16 +622,26 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		if (cn->rec)
 			evbuffer_free(cn->rec);
 		free(cn);
-		return;
+		return NULL;
 	}
-	int one = 1;
-	(void)setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
 	bufferevent_setcb(cn->bev, conn_read_cb, conn_write_cb, conn_event_cb, cn);
 	bufferevent_setwatermark(cn->bev, EV_WRITE, max_out(s) / 2, 0);
 	bufferevent_enable(cn->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&s->conns, cn, link);
-	s->xfer.connections++;
-	s->xfer.connections_open++;
+	return cn;
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
+{
+	(void)l;
+	struct nfs_server *s = arg;
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+	if (conn_new(s, fd, sa, salen)) {
+		s->xfer.connections++;
+		s->xfer.connections_open++;
+	}
 }
 
 static int parse_addr(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
@@ -707,4 +775,181 @@ void rpc_feed_record(struct nfs_server *s, const uint8_t *rec, size_t len, rpc_s
 	feed_sink = &sk;
 	dispatch(c);
 	feed_sink = saved;
+}
+
+/* ---- UNIX sockets: another program ------------------------------------ */
+
+/* May this peer use the socket? Root, our own user, and members of the
+ * listener's group. SO_PEERGROUPS gives the peer's supplementary groups
+ * as they were at connect(); without it only the primary group counts. */
+static bool peer_allowed(int fd, const struct rpc_unix *ux, struct ucred *cr)
+{
+	socklen_t len = sizeof(*cr);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cr, &len) < 0)
+		return false;
+	if (cr->uid == 0 || cr->uid == geteuid())
+		return true;
+	if (ux->gid == (gid_t)-1)
+		return false;
+	if (cr->gid == ux->gid)
+		return true;
+	gid_t groups[256];
+	len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false; /* ERANGE: more than 256 groups; refuse rather than guess */
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == ux->gid)
+			return true;
+	return false;
+}
+
+static void unix_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+			   int salen, void *arg)
+{
+	(void)l;
+	struct rpc_unix *ux = arg;
+	struct ucred cr = {0};
+	bool ok = peer_allowed(fd, ux, &cr);
+	struct rpc_conn *cn = conn_new(ux->srv, fd, sa, salen);
+	if (!cn)
+		return;
+	cn->ux = ux;
+	cn->denied = !ok;
+	cn->have_cred = cr.pid != 0;
+	cn->peer_uid = cr.uid;
+}
+
+/* A socket file already at path: a stale one (nobody listening) goes;
+ * a live one, or anything that is not a socket, stays. */
+static int unix_clear(const char *path, const struct sockaddr_un *sun)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (rc == 0)
+		return -EADDRINUSE;
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int nfs_rpc_listen_unix(struct nfs_server *s, const char *path, mode_t mode, gid_t gid,
+			const struct nfs_rpc_program *p)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (!path || !*path)
+		return -EINVAL;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	int rc = unix_clear(path, &sun);
+	if (rc)
+		return rc;
+	struct rpc_unix *ux = calloc(1, sizeof(*ux));
+	if (!ux || !(ux->path = strdup(path))) {
+		free(ux);
+		return -ENOMEM;
+	}
+	ux->srv = s;
+	ux->gid = gid;
+	ux->prog = *p;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		goto err;
+	}
+	/* nobody can connect before listen(): set the owner and mode first */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		rc = -errno;
+		close(fd);
+		goto err;
+	}
+	if ((gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) || chmod(path, mode) < 0) {
+		rc = -errno;
+		close(fd);
+		unlink(path);
+		goto err;
+	}
+	ux->l = evconnlistener_new(s->base, unix_accept_cb, ux,
+				   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16, fd);
+	if (!ux->l) {
+		rc = errno ? -errno : -ENOMEM;
+		close(fd);
+		unlink(path);
+		goto err;
+	}
+	TAILQ_INSERT_TAIL(&s->unix_listeners, ux, link);
+	return 0;
+err:
+	free(ux->path);
+	free(ux);
+	return rc;
+}
+
+static void unix_close(struct nfs_server *s, struct rpc_unix *ux)
+{
+	struct rpc_conn *c, *n;
+	TAILQ_FOREACH_SAFE(c, &s->conns, link, n)
+	{
+		if (c->ux == ux)
+			conn_close(c);
+	}
+	TAILQ_REMOVE(&s->unix_listeners, ux, link);
+	evconnlistener_free(ux->l);
+	(void)unlink(ux->path); /* gone already is fine */
+	free(ux->path);
+	free(ux);
+}
+
+void nfs_rpc_close_unix(struct nfs_server *s, const char *path)
+{
+	struct rpc_unix *ux;
+	TAILQ_FOREACH(ux, &s->unix_listeners, link)
+	{
+		if (!strcmp(ux->path, path)) {
+			unix_close(s, ux);
+			return;
+		}
+	}
+}
+
+void rpc_unix_close_all(struct nfs_server *s)
+{
+	struct rpc_unix *ux;
+	while ((ux = TAILQ_FIRST(&s->unix_listeners)))
+		unix_close(s, ux);
+}
+bool nfs_rpc_args(struct nfs_rpc_call *c, xdrproc_t proc, void *obj)
+{
+	return rpc_decode((struct rpc_call *)c, proc, obj);
+}
+
+void nfs_rpc_reply(struct nfs_rpc_call *c, xdrproc_t proc, const void *res)
+{
+	/* a result that does not encode (a string over its limit) must still
+	 * get an answer, or the caller waits for ever */
+	if (proc && xdr_sizeof(proc, (void *)res) == 0) {
+		rpc_reply_accept_err((struct rpc_call *)c, SYSTEM_ERR, 0, 0);
+		return;
+	}
+	rpc_reply((struct rpc_call *)c, proc, res);
+}
+
+void nfs_rpc_reply_system_err(struct nfs_rpc_call *c)
+{
+	rpc_reply_accept_err((struct rpc_call *)c, SYSTEM_ERR, 0, 0);
+}
+
+int nfs_rpc_peer_uid(struct nfs_rpc_call *c, uid_t *uid)
+{
+	struct rpc_call *rc = (struct rpc_call *)c;
+	if (!rc->conn || !rc->conn->have_cred)
+		return -ENOTCONN;
+	*uid = rc->conn->peer_uid;
+	return 0;
 }

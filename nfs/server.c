@@ -22,6 +22,7 @@ int nfs_server_new(const struct nfs_config *cfg, struct nfs_server **out)
 	s->udp_fd = s->pmap_udp_fd = -1;
 	TAILQ_INIT(&s->exports);
 	TAILQ_INIT(&s->conns);
+	TAILQ_INIT(&s->unix_listeners);
 	TAILQ_INIT(&s->mounts);
 	s->next_export_id = 1;
 	for (uint32_t i = 0; i < 22 && i < nfs3_program.nprocs; i++)
@@ -57,6 +58,7 @@ void nfs_server_free(struct nfs_server *s)
 	if (!s)
 		return;
 	rpc_close_all(s);
+	rpc_unix_close_all(s);
 	if (s->tcp)
 		evconnlistener_free(s->tcp);
 	if (s->pmap_tcp)

@@ -459,6 +459,10 @@ static int cp_freeze(struct wafl_aggr *a, struct cp_io *io)
 
 static void cp_begin(struct wafl_aggr *a)
 {
+	if (a->cp_running) {
+		a->cp_again = true;
+		return;
+	}
 	struct cp_io *io = calloc(1, sizeof(*io));
 	if (!io) {
 		wafl_logf(WLOG_ERR, "cp: out of memory");
@@ -534,7 +538,9 @@ static void cp_done_cb(evutil_socket_t fd, short what, void *arg)
 	TAILQ_INIT(&prog);
 	TAILQ_CONCAT(&prog, &a->progress, link);
 	waiters_fire(&prog, UINT64_MAX);
-	if (a->cp_again) {
+	/* the waiters above may have started a CP already (a reply resumes a
+	 * connection whose next write asks for one): only ever one at a time */
+	if (a->cp_again && !a->cp_running) {
 		a->cp_again = false;
 		cp_begin(a);
 	} else {

@@ -249,7 +249,7 @@ static void fail_at(struct run *r, const char *file, int line, const char *fmt, 
 		}                                                                                  \
 	} while (0)
 
-/* WT_RETRY, counting the -EAGAINs (a full log or cache while a CP runs). */
+/* Counts (and traces) the -EAGAINs: a full log, or too much dirty data. */
 static int count_eagain(struct run *r, int rc)
 {
 	if (rc == -EAGAIN) {
@@ -259,23 +259,11 @@ static int count_eagain(struct run *r, int rc)
 	}
 	return rc;
 }
-static void settle(struct run *r);
-
-/* An operation, retried while it says -EAGAIN; then, if it had to wait,
- * the CPs that its waiting set going are waited for too (see settle()). */
-#define RETRY(r, expr)                                                                             \
-	({                                                                                         \
-		unsigned long _before = (r)->st.eagain;                                            \
-		int _res = WT_RETRY(&(r)->t, count_eagain((r), (expr)));                           \
-		if ((r)->st.eagain != _before)                                                     \
-			settle(r);                                                                 \
-		_res;                                                                              \
-	})
 
 /* Waits until no CP runs. Whether a CP is still running when an operation
- * comes depends on when its completion was seen, which depends on thread
- * timing whenever the loop runs: so after every wait for something, the
- * test waits for the CPs too, and a seed replays the same way. */
+ * comes depends on when the loop saw it end, that is on thread timing,
+ * whenever the loop runs: so after every wait for something the test waits
+ * for the CPs too, and a seed replays the same way every time. */
 static void settle(struct run *r)
 {
 	for (;;) {
@@ -288,6 +276,16 @@ static void settle(struct run *r)
 		CHECK(r, rc == 0, "waiting for CP %llu: %d", (unsigned long long)st.cp, rc);
 	}
 }
+
+/* WT_RETRY, and settle() if the operation had to wait. */
+#define RETRY(r, expr)                                                                             \
+	({                                                                                         \
+		unsigned long _before = (r)->st.eagain;                                            \
+		int _res = WT_RETRY(&(r)->t, count_eagain((r), (expr)));                           \
+		if ((r)->st.eagain != _before)                                                     \
+			settle(r);                                                                 \
+		_res;                                                                              \
+	})
 
 /* ---- randomness --------------------------------------------------------- */
 

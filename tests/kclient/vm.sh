@@ -1,0 +1,332 @@
+# vm.sh - the kernel-client test machine, sourced by the tests/kclient/run-*.sh
+# scripts (bash).
+#
+# The host kernel has no NFS client, so the tests bring one: Debian's Linux
+# kernel, booted under qemu with TCG (KVM hangs when nested), mounts the
+# filer with its own NFS client. Everything runs inside a network namespace
+# made for the run, in which only `lo` exists:
+#
+#   host netns kclient-PID:  filer on 127.0.0.1:2049 (+ portmapper on 111)
+#                            qemu, slirp networking
+#   guest:                   10.0.2.15; 10.0.2.2 is the namespace's 127.0.0.1
+#
+# slirp turns each guest connection to 10.0.2.2:P into a connect() to
+# 127.0.0.1:P in the namespace, from an unprivileged port: the export must
+# say `insecure`, and every client is 127.0.0.1 (the default export of
+# `filer --home` is 127.0.0.1(rw,insecure,no_root_squash)). Nothing can
+# leave the namespace.
+#
+# The guest boots a busybox initramfs (tests/kclient/init) that loads the
+# virtio, 9p and NFS modules, mounts a per-run job directory shared over
+# virtio-9p at /job and runs /job/guest.sh; that script's output is printed
+# here, its exit status comes back in /job/rc. With KC_HOSTROOT=1 the host's
+# / is shared read-only too (tag "hostroot"), for jobs that need host
+# programs (perl, prove, pjdfstest).
+#
+# What is built is cached under $KC_CACHE (build/kclient): the kernel
+# (vmlinuz and the few modules the guest loads, from `apt-get download` of
+# the package linux-image-amd64 depends on, unpacked with dpkg -x) and the
+# initramfs. Set KDIR to an unpacked kernel package tree to use that
+# instead. The static guest programs (bin/) are built by make.
+#
+# Interface (all functions exit the script on harness errors, status 1):
+#   kc_skip_unless_root WHAT   prints "kclient: skipped: ..." and exits 0
+#   kc_prepare                 packages, kernel, initramfs
+#   kc_netns                   makes the namespace
+#   kc_filer_start             a filer on a fresh home in the namespace
+#   kc_job SCRIPT FILE...      a fresh job directory ($KC_JOB) holding SCRIPT
+#                              as guest.sh and the FILEs
+#   kc_guest SECONDS           boots the guest on $KC_JOB; its output goes to
+#                              stdout and $KC_JOB/guest.out; returns its status
+#   kc_filer_stop              SIGTERM, wait, waflck on the disks; 0 = clean
+# and an EXIT trap that kills what is left and deletes the namespace.
+
+KC_REPO=${KC_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+KC_CACHE=${KC_CACHE:-$KC_REPO/build/kclient}
+KC_BIN=${KC_BIN:-$KC_CACHE/bin}
+FILER=${FILER:-$KC_REPO/build/bin/filer}
+WAFLCK=${WAFLCK:-$KC_REPO/build/bin/waflck}
+KC_MEM=${KC_MEM:-2048}
+# One vCPU: with two, the TCG threads and slirp (qemu's main thread) fight
+# over the host's two cores; measured, one is 2-4x faster for NFS.
+KC_SMP=${KC_SMP:-1}
+KC_CPU=${KC_CPU:-qemu64}
+KC_HOSTROOT=${KC_HOSTROOT:-0}
+KC_KEEP=${KC_KEEP:-0}
+KC_DEBS="qemu-system-x86 busybox-static cpio iproute2 kmod"
+# what the guest loads (their dependencies come along)
+KC_MODULES="virtio_pci virtio_net 9pnet_virtio 9p overlay nfsv3"
+
+KC_NS= KC_QPID= KC_FPID= KC_HOME= KC_HOME_MOUNTED=0 KC_JOB= KC_FILER_RC=
+
+kc_log() { echo "kclient: $*"; }
+kc_die() {
+	echo "kclient: FAIL: $*" >&2
+	exit 1
+}
+
+kc_skip_unless_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "kclient: skipped: $1 needs root (network namespace, qemu, ports 2049 and 111)"
+		exit 0
+	fi
+}
+
+# ---- kernel and initramfs -------------------------------------------------
+
+# $1: unpacked kernel package; fills $KC_CACHE/kernel with vmlinuz, the
+# modules the guest needs and "order" (dependencies first).
+kc_take_kernel() {
+	local tree=$1 kver moddir out=$KC_CACHE/kernel.new
+	kver=$(ls "$tree/lib/modules" | head -n1)
+	moddir=$tree/lib/modules/$kver
+	[ -n "$kver" ] && [ -r "$tree/boot/vmlinuz-$kver" ] || kc_die "no kernel in $tree"
+	rm -rf "$out"
+	mkdir -p "$out/modules"
+	cp "$tree/boot/vmlinuz-$kver" "$out/vmlinuz"
+	local seen=" " order=()
+	kc_add_module() {
+		local name=$1 file dep
+		case $seen in *" $name "*) return 0 ;; esac
+		seen="$seen$name "
+		file=$(find "$moddir" -name "$name.ko" -o -name "$name.ko.xz" | head -n1)
+		[ -n "$file" ] || return 0 # built into the kernel
+		for dep in $(modinfo -F depends "$file" | tr ',' ' '); do
+			kc_add_module "$dep"
+		done
+		case $file in
+		*.xz) xz -dc "$file" > "$out/modules/$name.ko" ;;
+		*) cp "$file" "$out/modules/$name.ko" ;;
+		esac
+		order+=("$name")
+	}
+	local m
+	for m in $KC_MODULES; do kc_add_module "$m"; done
+	printf '%s\n' "${order[@]}" > "$out/modules/order"
+	echo "$kver" > "$out/version"
+	rm -rf "$KC_CACHE/kernel"
+	mv "$out" "$KC_CACHE/kernel"
+}
+
+kc_fetch_kernel() {
+	if [ -n "${KDIR:-}" ]; then
+		kc_take_kernel "$KDIR"
+		return
+	fi
+	local pkg tmp
+	pkg=$(apt-cache depends linux-image-amd64 2> /dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
+	if [ -z "$pkg" ]; then
+		apt-get update -qq > /dev/null 2>&1
+		pkg=$(apt-cache depends linux-image-amd64 2> /dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
+	fi
+	[ -n "$pkg" ] || kc_die "apt-cache knows no linux-image-amd64"
+	kc_log "fetching the guest kernel ($pkg)"
+	tmp=$(mktemp -d "$KC_CACHE/kernel-fetch.XXXXXX")
+	# apt's download sandbox user must be able to write there
+	id _apt > /dev/null 2>&1 && chown _apt "$tmp"
+	(cd "$tmp" && apt-get download -qq "$pkg") || kc_die "apt-get download $pkg failed"
+	dpkg -x "$tmp"/linux-image-*.deb "$tmp/root" || kc_die "dpkg -x failed"
+	kc_take_kernel "$tmp/root"
+	rm -rf "$tmp"
+}
+
+kc_build_initramfs() {
+	local d=$KC_CACHE/initramfs.d
+	rm -rf "$d"
+	mkdir -p "$d"/{bin,lib/modules,proc,sys,dev,job,mnt,host,tmp}
+	cp /bin/busybox "$d/bin/busybox"
+	cp "$KC_BIN/kmount" "$d/bin/kmount"
+	cp "$KC_CACHE"/kernel/modules/* "$d/lib/modules/"
+	cp "$KC_REPO/tests/kclient/init" "$d/init"
+	chmod 755 "$d/init"
+	(cd "$d" && find . | cpio -o -H newc --quiet | gzip -1) > "$KC_CACHE/initramfs.tmp" ||
+		kc_die "cannot pack the initramfs"
+	mv "$KC_CACHE/initramfs.tmp" "$KC_CACHE/initramfs.cpio.gz"
+	rm -rf "$d"
+}
+
+kc_prepare() {
+	sh "$KC_REPO/tests/deps.sh" $KC_DEBS
+	local t
+	for t in qemu-system-x86_64 ip cpio gzip modinfo; do
+		command -v $t > /dev/null || kc_die "missing $t (apt-get install $KC_DEBS)"
+	done
+	[ -x /bin/busybox ] || kc_die "missing /bin/busybox (apt-get install busybox-static)"
+	for t in "$FILER" "$WAFLCK" "$KC_BIN/kmount"; do
+		[ -x "$t" ] || kc_die "missing $t (make check-kclient builds it)"
+	done
+	mkdir -p "$KC_CACHE"
+	(
+		flock 9 # runs at once share the cache
+		[ -s "$KC_CACHE/kernel/vmlinuz" ] || kc_fetch_kernel
+		local img=$KC_CACHE/initramfs.cpio.gz f stale=0
+		for f in "$KC_REPO/tests/kclient/init" "$KC_BIN/kmount" \
+			"$KC_CACHE/kernel/modules/order" /bin/busybox; do
+			[ -s "$img" ] && [ ! "$f" -nt "$img" ] || stale=1
+		done
+		[ $stale = 0 ] || kc_build_initramfs
+	) 9> "$KC_CACHE/.lock" || exit 1
+	kc_log "guest kernel $(cat "$KC_CACHE/kernel/version")"
+}
+
+# ---- namespace, filer, guest ------------------------------------------------
+
+kc_cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM HUP
+	if [ -n "$KC_QPID" ] && kill -0 "$KC_QPID" 2> /dev/null; then
+		kill -KILL "$KC_QPID" 2> /dev/null
+		wait "$KC_QPID" 2> /dev/null
+	fi
+	if [ -n "$KC_FPID" ] && kill -0 "$KC_FPID" 2> /dev/null; then
+		kill -KILL "$KC_FPID" 2> /dev/null
+		wait "$KC_FPID" 2> /dev/null
+	fi
+	[ -n "$KC_NS" ] && ip netns del "$KC_NS" 2> /dev/null
+	local d
+	for d in "$KC_HOME" "$KC_JOB"; do
+		[ -n "$d" ] || continue
+		if [ "$KC_KEEP" = 1 ] || [ $rc != 0 ]; then
+			echo "kclient: kept $d" >&2
+			[ "$d" = "$KC_HOME" ] && [ "$KC_HOME_MOUNTED" = 1 ] &&
+				echo "kclient: (a tmpfs: umount $d when done)" >&2
+		else
+			[ "$d" = "$KC_HOME" ] && [ "$KC_HOME_MOUNTED" = 1 ] && umount "$d"
+			rm -rf "$d"
+		fi
+	done
+	exit $rc
+}
+trap kc_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+kc_netns() {
+	KC_NS=kclient-$$
+	ip netns add "$KC_NS" || kc_die "ip netns add $KC_NS"
+	ip -n "$KC_NS" link set lo up || kc_die "no lo in $KC_NS"
+}
+
+# The filer's home is a tmpfs mounted for the run when the machine has the
+# memory (KC_HOME_TMPFS=0: a plain directory), so that the filer's
+# fdatasyncs cost nothing: every metadata operation waits for one (NVLOG),
+# one at a time when a single client process works, and a virtual disk's
+# sync takes milliseconds; on disk the 10 000-file directory case alone
+# takes minutes longer. Durability is not what these tests are about (the
+# crash tests see to it). Only the blocks written take memory: about the
+# 1 GiB of the data check.
+kc_home_tmpfs() {
+	[ "${KC_HOME_TMPFS:-1}" = 1 ] || return 1
+	local avail
+	avail=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+	[ -n "$avail" ] && [ "$avail" -gt $((4 * 1024 * 1024)) ]
+}
+
+# A filer as root on a fresh home: 127.0.0.1:2049, portmapper on 111,
+# /vol/vol0 exported to 127.0.0.1 (rw,insecure,no_root_squash).
+kc_filer_start() {
+	KC_HOME=$(mktemp -d "${TMPDIR:-/tmp}/kclient-home.XXXXXX")
+	if kc_home_tmpfs; then
+		mount -t tmpfs -o size=8g,mode=700 kclient-home "$KC_HOME" ||
+			kc_die "cannot mount a tmpfs on $KC_HOME"
+		KC_HOME_MOUNTED=1
+	fi
+	ip netns exec "$KC_NS" "$FILER" --home "$KC_HOME" < /dev/null \
+		> "$KC_HOME/filer.out" 2> "$KC_HOME/filer.log" &
+	KC_FPID=$!
+	local i
+	for i in $(seq 1 600); do
+		grep -q '^filer: mount with' "$KC_HOME/filer.out" 2> /dev/null && break
+		if ! kill -0 "$KC_FPID" 2> /dev/null; then
+			cat "$KC_HOME/filer.out" "$KC_HOME/filer.log" >&2
+			kc_die "the filer exited at start"
+		fi
+		sleep 0.1
+	done
+	grep -q '^filer: mount with' "$KC_HOME/filer.out" || kc_die "the filer did not start in 60 s"
+	kc_log "$(head -n1 "$KC_HOME/filer.out")"
+}
+
+kc_job() {
+	local script=$1
+	shift
+	KC_JOB=$(mktemp -d "${TMPDIR:-/tmp}/kclient-job.XXXXXX")
+	cp "$script" "$KC_JOB/guest.sh"
+	[ $# = 0 ] || cp "$@" "$KC_JOB/"
+}
+
+# $1 time limit in seconds. The job's output (second serial port) goes to
+# $KC_JOB/guest.out and, as it comes, to stdout; returns the job's exit
+# status, 124 on timeout, 125 when the guest did not say.
+kc_guest() {
+	local job=$KC_JOB limit=$1 k=$KC_CACHE/kernel hostroot=() tailpid
+	rm -f "$job/rc"
+	: > "$job/guest.out"
+	if [ "$KC_HOSTROOT" = 1 ]; then
+		hostroot=(-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
+			-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot)
+	fi
+	# qemu64 and mitigations=off: exec in the guest costs about half of
+	# what it does with -cpu max (glibc's AVX2 routines are slow in TCG)
+	ip netns exec "$KC_NS" timeout -k 10 "$limit" qemu-system-x86_64 \
+		-accel tcg -machine pc -cpu "$KC_CPU" -m "$KC_MEM" -smp "$KC_SMP" \
+		-nodefaults -no-user-config -display none -no-reboot \
+		-kernel "$k/vmlinuz" -initrd "$KC_CACHE/initramfs.cpio.gz" \
+		-append "console=ttyS0 loglevel=4 panic=-1 rdinit=/init mitigations=off" \
+		-chardev file,id=con,path="$job/console.log" -serial chardev:con \
+		-chardev file,id=out,path="$job/guest.out" -serial chardev:out \
+		-fsdev local,id=job,path="$job",security_model=none,multidevs=remap \
+		-device virtio-9p-pci,fsdev=job,mount_tag=job \
+		"${hostroot[@]}" \
+		-netdev user,id=n0,net=10.0.2.0/24,host=10.0.2.2,ipv6=off \
+		-device virtio-net-pci,netdev=n0 < /dev/null > "$job/qemu.log" 2>&1 &
+	KC_QPID=$!
+	tail -n +1 -s 0.2 -f --pid="$KC_QPID" "$job/guest.out" &
+	tailpid=$!
+	local qrc=0
+	wait "$KC_QPID" || qrc=$?
+	KC_QPID=
+	wait "$tailpid"
+	if [ $qrc = 124 ] || [ $qrc = 137 ]; then
+		echo "kclient: the guest timed out after $limit s; console:" >&2
+		tail -n 30 "$job/console.log" >&2
+		return 124
+	fi
+	if [ ! -s "$job/rc" ]; then
+		echo "kclient: no exit status from the guest (qemu status $qrc); console:" >&2
+		tail -n 30 "$job/console.log" "$job/qemu.log" >&2
+		return 125
+	fi
+	return "$(cat "$job/rc")"
+}
+
+# SIGTERM (a clean stop: final CP), then the consistency checker on the
+# disks. Returns 0 when both are clean.
+kc_filer_stop() {
+	local i bad=0
+	kill -TERM "$KC_FPID" 2> /dev/null
+	for i in $(seq 1 1200); do
+		kill -0 "$KC_FPID" 2> /dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$KC_FPID" 2> /dev/null; then
+		echo "kclient: the filer did not stop within 120 s of SIGTERM" >&2
+		kill -KILL "$KC_FPID"
+		bad=1
+	fi
+	KC_FILER_RC=0
+	wait "$KC_FPID" || KC_FILER_RC=$?
+	KC_FPID=
+	if [ "$KC_FILER_RC" != 0 ]; then
+		echo "kclient: the filer exited with status $KC_FILER_RC; its log:" >&2
+		tail -n 30 "$KC_HOME/filer.log" >&2
+		bad=1
+	fi
+	if ! "$WAFLCK" "$KC_HOME"/disk0 "$KC_HOME"/disk1 "$KC_HOME"/disk2 > "$KC_HOME/waflck.out" 2>&1; then
+		echo "kclient: waflck found problems:" >&2
+		head -n 40 "$KC_HOME/waflck.out" >&2
+		bad=1
+	fi
+	return $bad
+}
