@@ -79,6 +79,11 @@ struct rec_create {
 	struct rec_time t;
 	uint16_t namelen, targetlen;
 	uint32_t iflags;
+	/* attributes set at creation, in the same record (atomic with it) */
+	uint32_t sa_mask; /* WAFL_SA_SIZE, WAFL_SA_ATIME, WAFL_SA_MTIME */
+	uint32_t pad;
+	uint64_t size;
+	struct rec_time atime, mtime;
 	/* name, then symlink target */
 };
 
@@ -593,6 +598,12 @@ static int apply_create(struct wafl_fs *fs, const struct rec_create *r, const ch
 	set_time(&di->ctime_sec, &di->ctime_nsec, &r->t);
 	di->crtime_sec = r->t.sec;
 	di->crtime_nsec = r->t.nsec;
+	if (r->sa_mask & WAFL_SA_SIZE)
+		di->size = r->size; /* a new file: all of it is a hole */
+	if (r->sa_mask & WAFL_SA_ATIME)
+		set_time(&di->atime_sec, &di->atime_nsec, &r->atime);
+	if (r->sa_mask & WAFL_SA_MTIME)
+		set_time(&di->mtime_sec, &di->mtime_nsec, &r->mtime);
 	fs->fsi.inodes_used++;
 	bool dir = is_dir(di);
 	if (dir) {
@@ -1242,6 +1253,22 @@ static int do_create(struct wafl_vol *v, const struct wafl_cred *c, const struct
 	if (!root && (perm & S_ISGID) && !S_ISDIR(mode) && !in_group(c, r.gid))
 		perm &= ~(uint32_t)S_ISGID;
 	r.mode = (mode & S_IFMT) | perm;
+	if (sa && S_ISREG(mode)) {
+		if ((sa->mask & WAFL_SA_SIZE) && sa->size) {
+			if (sa->size > WAFL_MAX_FILE_SIZE)
+				return -EFBIG;
+			r.sa_mask |= WAFL_SA_SIZE;
+			r.size = sa->size;
+		}
+		if (sa->mask & (WAFL_SA_ATIME | WAFL_SA_ATIME_NOW)) {
+			r.sa_mask |= WAFL_SA_ATIME;
+			r.atime = sa->mask & WAFL_SA_ATIME ? rt(&sa->atime) : r.t;
+		}
+		if (sa->mask & (WAFL_SA_MTIME | WAFL_SA_MTIME_NOW)) {
+			r.sa_mask |= WAFL_SA_MTIME;
+			r.mtime = sa->mask & WAFL_SA_MTIME ? rt(&sa->mtime) : r.t;
+		}
+	}
 	size_t rl = sizeof(r) + len + tlen;
 	uint8_t *rec = malloc(rl);
 	if (!rec)
@@ -1324,16 +1351,8 @@ int wafl_create(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl
 	if (how == WAFL_EXCLUSIVE)
 		return do_create(v, c, dir, name, mode, 0, 0, NULL, NULL, verf, WAFL_IF_EXCL, out,
 				 attr, st);
-	rc = do_create(v, c, dir, name, mode, 0, 0, NULL, sa, 0, 0, out, attr, st);
-	if (rc || !sa || !(sa->mask & (WAFL_SA_SIZE | WAFL_SA_ATIME | WAFL_SA_MTIME)))
-		return rc;
-	struct wafl_sattr t = *sa;
-	t.mask &= WAFL_SA_SIZE | WAFL_SA_ATIME | WAFL_SA_MTIME;
-	if (t.mask & WAFL_SA_SIZE && t.size == 0)
-		t.mask &= ~WAFL_SA_SIZE;
-	if (!t.mask)
-		return 0;
-	return wafl_setattr(v, NULL, out, &t, attr, st);
+	/* size and times go into the create's own record: one atomic step */
+	return do_create(v, c, dir, name, mode, 0, 0, NULL, sa, 0, 0, out, attr, st);
 }
 
 int wafl_mkdir(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_fh *dir,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +27,8 @@ int fp_start(struct filerproc *f)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
+		/* a test worker that dies must not leave its filer behind */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(out[1], 1);
 		close(out[0]);
 		close(out[1]);

@@ -2829,16 +2829,15 @@ Test(nfs3, readdir_survives_emptied_leaves)
  * the running CP and are re-run when it ends. Every byte must land and the
  * filer must stay writable.
  *
- * KNOWN FAILING (wafl/cp.c, found by this test): the re-run calls start
- * the next CP from inside cp_done_cb (waiters_fire -> p_write ->
- * wafl_write -> dirty_room or log_rec -> cp_request/cp_maybe, which see
- * cp_running already false), and then cp_done_cb calls cp_begin() once
- * more because cp_again was set, while that CP runs. a->cp_io is
- * overwritten: one CP's completion is taken for the other ("CP n could not
- * be written (Unknown error -1)": its rc is still 1, the aggregate goes
- * read-only), a CP is freed under the CP thread (double free: the filer
- * dies), its waiters never fire (calls hang), or a frozen CP is never
- * written ("no block context" on a later read). */
+ * This caught two CPs in flight at once (wafl/cp.c): the re-run calls
+ * started the next CP from inside cp_done_cb (waiters_fire -> p_write ->
+ * wafl_write -> dirty_room or log_rec -> cp_request/cp_maybe), and then
+ * cp_done_cb called cp_begin() again because cp_again was set. a->cp_io
+ * was overwritten: "CP n could not be written (Unknown error -1)" and a
+ * read-only aggregate, a double free that killed the filer, calls that
+ * never got an answer, or a CP never written ("no block context" on a
+ * later read). The race depends on timing: this load showed it in most
+ * runs before the fix. */
 Test(nfs3, writes_past_the_log_and_dirty_limits_keep_the_filer_writable)
 {
 	enum { NCONN = 3, MIBS_EACH = 96 };
