@@ -315,7 +315,7 @@ static void p_null(struct rpc_call *c)
 	rpc_reply(c, NULL, NULL);
 }
 
-#define OP_BEGIN(argtype, restype)                                                                 \
+#define OP_BEGIN_X(argtype, restype, decoder)                                                      \
 	struct {                                                                                   \
 		restype res;                                                                       \
 		argtype args;                                                                      \
@@ -325,13 +325,15 @@ static void p_null(struct rpc_call *c)
 		return;                                                                            \
 	m = o->res;                                                                                \
 	o->res_proc = (xdrproc_t)xdr_##restype;                                                    \
-	if (!rpc_decode(c, (xdrproc_t)xdr_##argtype, &m->args)) {                                  \
+	if (!rpc_decode(c, (xdrproc_t)decoder, &m->args)) {                                        \
 		free(o);                                                                           \
 		return;                                                                            \
 	}                                                                                          \
 	restype *res = &m->res;                                                                    \
 	argtype *args = &m->args;                                                                  \
 	(void)args
+
+#define OP_BEGIN(argtype, restype) OP_BEGIN_X(argtype, restype, xdr_##argtype)
 
 static void p_getattr(struct rpc_call *c)
 {
@@ -452,6 +454,12 @@ static void p_readlink(struct rpc_call *c)
 	op_finish(o, NULL);
 }
 
+/* READ builds its reply in place: the data goes from the cache straight
+ * into the buffer that is sent (rpc_reply_alloc), not through the XDR
+ * encoder. Body layout: status, post_op_attr (4 + 84 bytes), count, eof,
+ * data length, data, padding. */
+#define READ_FIXED (4 + 4 + 84 + 4 + 4 + 4)
+
 static void p_read(struct rpc_call *c)
 {
 	OP_BEGIN(READ3args, READ3res);
@@ -459,31 +467,68 @@ static void p_read(struct rpc_call *c)
 	res->status = resolve(o, &args->file, &fh, false);
 	if (res->status == NFS3_OK) {
 		uint32_t count = args->count < io_max(c) ? args->count : io_max(c);
-		o->mem = malloc(count ? count : 1);
+		uint8_t *buf = rpc_reply_alloc(c, READ_FIXED + count + 4);
+		uint8_t *data = buf ? buf + RPC_REPLY_BODY + READ_FIXED : NULL;
 		uint32_t got = 0;
 		bool eof = false;
-		int rc = o->mem ? wafl_read(o->ex->vol, o->credp, &fh, args->offset, count, o->mem,
-					    &got, &eof)
-				: -ENOMEM;
-		res->status = errno_to_nfs(rc);
+		int rc = buf ? wafl_read(o->ex->vol, o->credp, &fh, args->offset, count, data, &got,
+					 &eof)
+			     : -ENOMEM;
 		if (!rc) {
-			READ3resok *ok = &res->READ3res_u.resok;
-			ok->count = got;
-			ok->eof = eof;
-			ok->data.data_len = got;
-			ok->data.data_val = o->mem;
-			post_attr(o, &fh, &ok->file_attributes);
-			c->srv->xfer.bytes_read += got;
-		} else {
-			post_attr(o, &fh, &res->READ3res_u.resfail.file_attributes);
+			post_op_attr pa;
+			post_attr(o, &fh, &pa);
+			nfsstat3 st = NFS3_OK;
+			bool_t e = eof;
+			XDR x;
+			xdrmem_create(&x, (char *)buf + RPC_REPLY_BODY, READ_FIXED, XDR_ENCODE);
+			bool ok = xdr_nfsstat3(&x, &st) && xdr_post_op_attr(&x, &pa) &&
+				  xdr_u_int(&x, &got) && xdr_bool(&x, &e) && xdr_u_int(&x, &got);
+			size_t hdr = xdr_getpos(&x);
+			xdr_destroy(&x);
+			if (ok) {
+				if (hdr < READ_FIXED) /* no attributes: close the gap */
+					memmove(buf + RPC_REPLY_BODY + hdr, data, got);
+				size_t pad = (4 - got % 4) % 4;
+				memset(buf + RPC_REPLY_BODY + hdr + got, 0, pad);
+				c->srv->xfer.bytes_read += got;
+				rpc_reply_send(c, buf, hdr + got + pad);
+				op_free(o);
+				return;
+			}
+			rc = -EIO;
 		}
+		free(buf);
+		res->status = errno_to_nfs(rc);
+		post_attr(o, &fh, &res->READ3res_u.resfail.file_attributes);
 	}
 	op_finish(o, NULL);
 }
 
+/* WRITE's data is not copied out of the record: data_val points into it
+ * (xdr_inline), and freeing the arguments frees only the handle. */
+static bool_t xdr_write3args_inplace(XDR *x, WRITE3args *a)
+{
+	if (!xdr_nfs_fh3(x, &a->file) || !xdr_offset3(x, &a->offset) || !xdr_count3(x, &a->count) ||
+	    !xdr_stable_how(x, &a->stable))
+		return FALSE;
+	if (x->x_op == XDR_FREE)
+		return TRUE;
+	if (x->x_op != XDR_DECODE)
+		return FALSE;
+	u_int len;
+	if (!xdr_u_int(x, &len) || len > FILER_DATA_XDR_MAX)
+		return FALSE;
+	char *p = len ? (char *)xdr_inline(x, (int)((len + 3) & ~3u)) : NULL;
+	if (len && !p)
+		return FALSE;
+	a->data.data_len = len;
+	a->data.data_val = p;
+	return TRUE;
+}
+
 static void p_write(struct rpc_call *c)
 {
-	OP_BEGIN(WRITE3args, WRITE3res);
+	OP_BEGIN_X(WRITE3args, WRITE3res, xdr_write3args_inplace);
 	struct wafl_fh fh;
 	struct wafl_stab st = {0};
 	res->status = resolve(o, &args->file, &fh, true);

@@ -66,6 +66,13 @@ struct rpc_call {
 bool rpc_decode(struct rpc_call *c, xdrproc_t proc, void *obj);
 /* Accepted, SUCCESS, with a result; frees the call. */
 void rpc_reply(struct rpc_call *c, xdrproc_t proc, const void *res);
+/* A reply built in place (READ: the data goes straight from the cache
+ * into the buffer that is sent): rpc_reply_alloc returns a buffer with
+ * the accepted-SUCCESS header written; the body goes at offset
+ * RPC_REPLY_BODY; rpc_reply_send takes the buffer and frees the call. */
+#define RPC_REPLY_BODY (4 + 24)
+uint8_t *rpc_reply_alloc(struct rpc_call *c, size_t body_max);
+void rpc_reply_send(struct rpc_call *c, uint8_t *buf, size_t body_len);
 /* Accepted with an error status (PROG_UNAVAIL, PROC_UNAVAIL, GARBAGE_ARGS,
  * SYSTEM_ERR); PROG_MISMATCH takes the version range. */
 void rpc_reply_accept_err(struct rpc_call *c, uint32_t stat, uint32_t lo, uint32_t hi);

@@ -167,7 +167,17 @@ static void account(struct rpc_call *c, bool error)
 }
 
 /* Sends len bytes at buf + 4 (buf[0..3] is room for the record mark). */
-static void send_reply(struct rpc_call *c, uint8_t *buf, size_t len)
+static void free_cb(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
+/* Sends len bytes at buf + 4 (buf[0..3] is room for the record mark).
+ * owned: buf is malloc'd and now ours: TCP hands it to libevent as is
+ * (no copy of READ data or any other reply). */
+static void send_reply(struct rpc_call *c, uint8_t *buf, size_t len, bool owned)
 {
 	if (c->drc) {
 		drc_store(c->srv->drc, c->drc, buf + 4, len);
@@ -178,7 +188,14 @@ static void send_reply(struct rpc_call *c, uint8_t *buf, size_t len)
 			uint32_t mark = htonl(0x80000000u | (uint32_t)len);
 			memcpy(buf, &mark, 4);
 			struct evbuffer *out = bufferevent_get_output(c->conn->bev);
-			evbuffer_add(out, buf, len + 4);
+			/* big replies (READ data) go by reference; small ones are
+			 * copied, packing them into shared chains: a reference per
+			 * small reply would cost more memory than the reply */
+			if (owned && len >= 16384 &&
+			    evbuffer_add_reference(out, buf, len + 4, free_cb, NULL) == 0)
+				owned = false; /* libevent frees it once sent */
+			else
+				evbuffer_add(out, buf, len + 4);
 			if (evbuffer_get_length(out) > max_out(c->srv) && !c->conn->paused) {
 				c->conn->paused = true;
 				bufferevent_disable(c->conn->bev, EV_READ);
@@ -189,6 +206,8 @@ static void send_reply(struct rpc_call *c, uint8_t *buf, size_t len)
 		(void)sendto(c->udp_fd, buf + 4, len, MSG_DONTWAIT, (struct sockaddr *)&c->peer,
 			     c->peerlen);
 	}
+	if (owned)
+		free(buf);
 }
 
 static void reply_header(XDR *x, uint32_t xid, uint32_t accepted)
@@ -209,7 +228,7 @@ static void verf_none(XDR *x)
  * comes later (after a durability wait) finds it gone and is dropped. */
 static __thread struct rpc_sink *feed_sink;
 
-static void deliver(struct rpc_call *c, uint8_t *buf, size_t len)
+static void deliver_owned(struct rpc_call *c, uint8_t *buf, size_t len, bool owned)
 {
 	if (c->udp_fd == -2) {
 		if (c->drc) {
@@ -218,9 +237,41 @@ static void deliver(struct rpc_call *c, uint8_t *buf, size_t len)
 		}
 		if (feed_sink)
 			feed_sink->fn(feed_sink->arg, buf + 4, len);
+		if (owned)
+			free(buf);
 		return;
 	}
-	send_reply(c, buf, len);
+	send_reply(c, buf, len, owned);
+}
+
+static void deliver(struct rpc_call *c, uint8_t *buf, size_t len)
+{
+	deliver_owned(c, buf, len, false);
+}
+
+/* The accepted-SUCCESS header a reply body follows. */
+#define REPLY_HDR_BYTES 24
+
+uint8_t *rpc_reply_alloc(struct rpc_call *c, size_t body_max)
+{
+	uint8_t *buf = malloc(4 + REPLY_HDR_BYTES + body_max);
+	if (!buf)
+		return NULL;
+	XDR x;
+	xdrmem_create(&x, (char *)buf + 4, REPLY_HDR_BYTES, XDR_ENCODE);
+	reply_header(&x, c->xid, MSG_ACCEPTED_);
+	verf_none(&x);
+	uint32_t ok = SUCCESS;
+	xdr_u_int(&x, &ok);
+	xdr_destroy(&x);
+	return buf;
+}
+
+void rpc_reply_send(struct rpc_call *c, uint8_t *buf, size_t body_len)
+{
+	account(c, false);
+	deliver_owned(c, buf, REPLY_HDR_BYTES + body_len, true);
+	call_free(c);
 }
 
 void rpc_reply(struct rpc_call *c, xdrproc_t proc, const void *res)
@@ -242,9 +293,10 @@ void rpc_reply(struct rpc_call *c, xdrproc_t proc, const void *res)
 	xdr_destroy(&x);
 	if (good) {
 		account(c, false);
-		deliver(c, buf, len);
+		deliver_owned(c, buf, len, true);
+	} else {
+		free(buf);
 	}
-	free(buf);
 	call_free(c);
 }
 
