@@ -136,18 +136,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 
 bool conf_valid_name(const char *n)
 {
-	size_t len = n ? strlen(n) : 0;
-	if (len == 0 || len > WAFL_VOLNAME_MAX)
-		return false;
-	if (!((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= 'A' && n[0] <= 'Z') || n[0] == '_'))
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = n[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-' || c == '.'))
-			return false;
-	}
-	return true;
+	return wafl_name_valid(n); /* one rule, kept by wafl/ */
 }
 
 /* A word the format can carry: no blanks, no '#', no ';' at the end, no

@@ -51,7 +51,7 @@ static int label_read(struct wafl_disk *d, struct wafl_label *l)
 	return rc;
 }
 
-static bool valid_volname(const char *n)
+bool wafl_name_valid(const char *n)
 {
 	size_t len = n ? strlen(n) : 0;
 	if (len == 0 || len > WAFL_VOLNAME_MAX)
@@ -245,7 +245,7 @@ static int open_disks(const char *const *paths, unsigned n, bool create, uint64_
 int wafl_aggr_create(const struct wafl_aggr_params *p)
 {
 	if (!p || !p->ndisks || p->ndisks > WAFL_MAX_DISKS || !p->nvlog_path ||
-	    !valid_volname(p->name) || (p->kind != WAFL_AGGR && p->kind != WAFL_TRAD))
+	    !wafl_name_valid(p->name) || (p->kind != WAFL_AGGR && p->kind != WAFL_TRAD))
 		return -EINVAL;
 	struct event_base *base = event_base_new();
 	if (!base)
@@ -791,7 +791,7 @@ int wafl_vol_create(struct wafl_aggr *a, const char *name, uint64_t size_bytes,
 		return -EOPNOTSUPP; /* a traditional volume holds no flexible volumes */
 	if (a->read_only)
 		return -EROFS;
-	if (!valid_volname(name) || (g != WAFL_GUAR_NONE && g != WAFL_GUAR_VOLUME))
+	if (!wafl_name_valid(name) || (g != WAFL_GUAR_NONE && g != WAFL_GUAR_VOLUME))
 		return -EINVAL;
 	if (wafl_vol_find(a, name))
 		return -EEXIST;

@@ -51,6 +51,12 @@ struct wafl_vol;
 #define WAFL_MAX_FILE_SIZE (1ull << 46) /* 64 TiB */
 #define WAFL_LINK_MAX	   65000u
 
+/* ---- names ---------------------------------------------------------- */
+
+/* Aggregate and volume names: a letter or '_', then letters, digits, '_',
+ * '-' or '.', at most WAFL_VOLNAME_MAX bytes. */
+bool wafl_name_valid(const char *name);
+
 /* ---- aggregates ----------------------------------------------------- */
 
 enum wafl_aggr_kind {
