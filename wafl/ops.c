@@ -1110,11 +1110,13 @@ int wafl_setattr(struct wafl_vol *v, const struct wafl_cred *c, const struct waf
 		uint32_t gid = (sa->mask & WAFL_SA_GID) ? sa->gid : di->gid;
 		if (!root && !in_group(c, gid))
 			mode &= ~(uint32_t)S_ISGID;
-		/* only root may set the sticky bit on files */
-		if (!root && !is_dir(di))
-			mode &= ~(uint32_t)S_ISVTX;
+		/* the owner may set the sticky bit on any file, as on Linux */
 		r.mask |= WAFL_SA_MODE;
 	}
+	/* chown by someone who is neither root nor the owner is EPERM, even
+	 * when it would change nothing (POSIX; pjdfstest chown/07) */
+	if ((sa->mask & (WAFL_SA_UID | WAFL_SA_GID)) && !owner)
+		return -EPERM;
 	if ((sa->mask & WAFL_SA_UID) && sa->uid != di->uid) {
 		if (!root)
 			return -EPERM;

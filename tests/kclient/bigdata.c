@@ -88,11 +88,10 @@ static void bd_write(const char *path, unsigned k, uint64_t bytes, struct bd_res
 {
 	uint64_t *buf = malloc(BD_CHUNK);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (!buf || fd < 0)
-		{
-			bd_fail(r, "open");
-			return;
-		}
+	if (!buf || fd < 0) {
+		bd_fail(r, "open");
+		return;
+	}
 	struct bd_stream s;
 	bd_stream_init(&s, k);
 	uint64_t h = 0xcbf29ce484222325ull;
@@ -103,25 +102,22 @@ static void bd_write(const char *path, unsigned k, uint64_t bytes, struct bd_res
 		size_t done = 0;
 		while (done < len) {
 			ssize_t n = pwrite(fd, (char *)buf + done, len - done, (off_t)(off + done));
-			if (n <= 0)
-				{
-			bd_fail(r, "pwrite");
-			return;
-		}
+			if (n <= 0) {
+				bd_fail(r, "pwrite");
+				return;
+			}
 			done += (size_t)n;
 		}
 		r->bytes += len;
 	}
-	if (fsync(fd) != 0)
-		{
-			bd_fail(r, "fsync");
-			return;
-		}
-	if (close(fd) != 0)
-		{
-			bd_fail(r, "close");
-			return;
-		}
+	if (fsync(fd) != 0) {
+		bd_fail(r, "fsync");
+		return;
+	}
+	if (close(fd) != 0) {
+		bd_fail(r, "close");
+		return;
+	}
 	r->sum = h;
 	free(buf);
 }
@@ -130,23 +126,22 @@ static void bd_read(const char *path, unsigned k, uint64_t bytes, struct bd_resu
 {
 	uint64_t *buf = malloc(BD_CHUNK), *want = malloc(BD_CHUNK);
 	int fd = open(path, O_RDONLY);
-	if (!buf || !want || fd < 0)
-		{
-			bd_fail(r, "open");
-			return;
-		}
+	if (!buf || !want || fd < 0) {
+		bd_fail(r, "open");
+		return;
+	}
 	struct bd_stream s;
 	bd_stream_init(&s, k);
 	uint64_t h = 0xcbf29ce484222325ull;
 	for (uint64_t off = 0;; off += BD_CHUNK) {
 		size_t got = 0;
 		while (got < BD_CHUNK) {
-			ssize_t n = pread(fd, (char *)buf + got, BD_CHUNK - got, (off_t)(off + got));
-			if (n < 0)
-				{
-			bd_fail(r, "pread");
-			return;
-		}
+			ssize_t n =
+				pread(fd, (char *)buf + got, BD_CHUNK - got, (off_t)(off + got));
+			if (n < 0) {
+				bd_fail(r, "pread");
+				return;
+			}
 			if (n == 0)
 				break;
 			got += (size_t)n;

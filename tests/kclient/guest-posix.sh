@@ -1,27 +1,31 @@
 # guest-posix.sh - the guest's half of `make check-kclient` (run-posix.sh),
-# run by the guest's init with busybox sh; /job holds this script, env and
-# the static programs (posix, bigdata).
+# run by the guest's init with busybox sh; /job holds this script, env,
+# guest-lib.sh, the static programs (posix, bigdata) and mount.nfs.
 #
-# Mounts the filer's /vol/vol0 (host 10.0.2.2) three ways with the kernel's
-# NFSv3 client and checks each:
-#   tcp   explicit ports (port=2049,mountport=2049): the POSIX suite, then
-#         the data check writes DATA_MIB MiB with DATA_PROCS processes
-#   pmap  no ports, no version, no protocol: only addr= (what mount.nfs
-#         makes of the host name) and nolock (the guest runs no lockd, the
-#         filer no NLM). The kernel asks the filer's portmapper (111) for
-#         NFS and MOUNT, as `mount -o nolock host:/vol/vol0 /mnt` does. The
-#         data check reads everything back on this fresh mount (the first
-#         one is gone, so is the client's cache) and compares checksums
-#   udp   MOUNT and its portmapper query over UDP (mountproto=udp), NFS
-#         itself over TCP: Debian's kernel is built without NFS over UDP
-#         (CONFIG_NFS_DISABLE_UDP_SUPPORT=y, proto=udp gets EINVAL). The
-#         data files are removed through it, and the export must be empty
+# Mounts the filer's /vol/vol0 (host 10.0.2.2) four ways and checks each:
+#   tcp   the kernel's mount(2), explicit ports (port=2049,mountport=2049):
+#         the POSIX suite, then the data check writes DATA_MIB MiB with
+#         DATA_PROCS processes
+#   pmap  mount(2) with no ports, version or protocol: only addr= (what
+#         mount.nfs makes of the host name) and nolock (the guest runs no
+#         lockd, the filer no NLM); the kernel asks the filer's portmapper
+#         (111) for NFS and MOUNT. The data check reads everything back on
+#         this fresh mount (the first is gone, so is the client's cache)
+#         and compares checksums
+#   cmd   `mount -t nfs -o nolock 10.0.2.2:/vol/vol0 /mnt/cmd`, util-linux
+#         and nfs-common's mount.nfs as on any Linux host (in the host's
+#         root): it tries NFSv4.2, 4.1, 4.0, gets "not supported", falls
+#         back to v3 and asks the portmapper, MOUNT over UDP. The data
+#         files are removed through it
+#   udp   mount(2) with mountproto=udp: the kernel's own MOUNT and
+#         portmapper calls over UDP (NFS itself stays on TCP: Debian's
+#         kernel is built without NFS over UDP, CONFIG_NFS_DISABLE_UDP_SUPPORT,
+#         proto=udp gets EINVAL). The export must be empty at the end
 # One line per step, "kclient: ok STEP" or "kclient: FAIL STEP: why", and
 # last "guest: N passed, N failed" counting steps and POSIX cases.
 set -o pipefail
 . /job/env
-A=10.0.2.2
-EXPORT=/vol/vol0
+. /job/guest-lib.sh
 passed=0
 failed=0
 
@@ -36,7 +40,7 @@ fail() {
 now() { cut -d' ' -f1 /proc/uptime; }
 secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
-# mount NAME OPTIONS: the export at /mnt/NAME
+# mnt NAME OPTIONS: mount(2) of the export at /mnt/NAME
 mnt() {
 	mkdir -p "/mnt/$1"
 	if kmount nfs "$A:$EXPORT" "/mnt/$1" "$2"; then
@@ -47,11 +51,12 @@ mnt() {
 	fi
 }
 
+# umnt DIR
 umnt() {
-	if umount "/mnt/$1"; then
-		ok "umount-$1"
+	if umount "$1"; then
+		ok "umount $1"
 	else
-		fail "umount-$1"
+		fail "umount $1"
 		return 1
 	fi
 }
@@ -94,7 +99,7 @@ if mnt tcp "vers=3,proto=tcp,port=2049,mountport=2049,mountproto=tcp,addr=$A,mou
 		cat /job/write.out
 		fail "data-write"
 	fi
-	umnt tcp
+	umnt /mnt/tcp
 fi
 
 # ---- portmapper only: data read back on a fresh mount
@@ -114,23 +119,36 @@ if mnt pmap "addr=$A,nolock"; then
 			fail "data-read: what was read is not what was written"
 		fi
 	fi
-	umnt pmap
+	umnt /mnt/pmap
+fi
+
+# ---- the mount command, as on any Linux host
+if hostroot_up && cp /job/mount.nfs $R/sbin/mount.nfs && mkdir -p $R/mnt/cmd; then
+	if in_root mount -t nfs -o nolock "$A:$EXPORT" /mnt/cmd > /job/mount.out 2>&1; then
+		ok "mount-cmd: mount -t nfs -o nolock $A:$EXPORT ($(grep " $R/mnt/cmd " /proc/mounts | cut -d' ' -f4))"
+		if rm -r $R/mnt/cmd/data; then
+			ok "data-remove"
+		else
+			fail "data-remove"
+		fi
+		umnt $R/mnt/cmd
+	else
+		cat /job/mount.out
+		fail "mount-cmd: mount -t nfs -o nolock $A:$EXPORT failed"
+	fi
+else
+	fail "mount-cmd: cannot set up the host's root with mount.nfs"
 fi
 
 # ---- MOUNT and portmapper over UDP
 if mnt udp "vers=3,proto=tcp,mountproto=udp,addr=$A,nolock"; then
-	if rm -r /mnt/udp/data; then
-		ok "data-remove"
-	else
-		fail "data-remove"
-	fi
 	left=$(ls -A /mnt/udp)
 	if [ -z "$left" ]; then
 		ok "export-empty-at-end"
 	else
 		fail "export-empty-at-end: left on the export: $left"
 	fi
-	umnt udp
+	umnt /mnt/udp
 fi
 
 echo "kclient: guest done after $(now) s"

@@ -24,8 +24,8 @@ int main(int argc, char **argv)
 	}
 	const char *type = argv[1], *source = argv[2], *target = argv[3], *opts = argv[4];
 	if (mount(source, target, type, 0, opts) != 0) {
-		fprintf(stderr, "kmount: mount -t %s %s %s -o %s: %s\n", type, source, target,
-			opts, strerror(errno));
+		fprintf(stderr, "kmount: mount -t %s %s %s -o %s: %s\n", type, source, target, opts,
+			strerror(errno));
 		return 1;
 	}
 	return 0;

@@ -2,7 +2,7 @@
 # run-pjdfstest.sh - pjdfstest through the Linux kernel NFS client (make
 # pjdfstest PJDFSTEST=DIR).
 #
-#   tests/kclient/run-pjdfstest.sh DIR
+#   tests/kclient/run-pjdfstest.sh DIR [TEST...]
 #
 # DIR is a pjdfstest checkout built on this host (autoreconf -ifs &&
 # ./configure && make pjdfstest); it is the user's, the project ships none
@@ -10,18 +10,19 @@
 # under qemu (tests/kclient/vm.sh) mounting /vol/vol0 with NFSv3 over TCP,
 # and prove -r DIR/tests as root in the guest
 # (tests/kclient/guest-pjdfstest.sh); prove's output is printed as it comes,
-# its summary last. Then the filer is stopped with SIGTERM and waflck
+# its summary last. TESTs (paths under DIR/tests: chmod/11.t, unlink) run
+# only those, with prove -v. Then the filer is stopped with SIGTERM and waflck
 # checks its disks. A full run takes about 20 minutes under TCG.
 #
-# Exit status: prove's (0 when every test passed), 1 when the filer did not
-# stop cleanly or waflck found problems, 125 on harness errors. Not root:
-# "skipped" and 0. Environment: as run-posix.sh; KC_TIMEOUT defaults to
-# 5400 s.
+# Exit status: prove's (0 when every test passed; 124 when the guest timed
+# out, 125 when it said nothing), 1 when the filer did not stop cleanly,
+# waflck found problems or the harness could not run. Not root: "skipped"
+# and 0. Environment: as run-posix.sh; KC_TIMEOUT defaults to 5400 s.
 set -u -o pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/vm.sh"
 
-[ $# = 1 ] || {
-	echo "usage: $0 PJDFSTEST-DIR" >&2
+[ $# -ge 1 ] || {
+	echo "usage: $0 PJDFSTEST-DIR [TEST...]" >&2
 	exit 2
 }
 pjd=$(cd "$1" 2> /dev/null && pwd) || kc_die "no directory $1"
@@ -36,7 +37,8 @@ kc_prepare
 kc_netns
 kc_filer_start
 kc_job "$KC_REPO/tests/kclient/guest-pjdfstest.sh"
-printf 'PJDFSTEST=%q\n' "$pjd" > "$KC_JOB/env"
+shift
+printf 'PJDFSTEST=%q\nPJD_TESTS=%q\n' "$pjd" "$*" > "$KC_JOB/env"
 rc=0
 kc_guest "${KC_TIMEOUT:-5400}" || rc=$?
 if kc_filer_stop; then

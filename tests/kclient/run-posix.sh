@@ -4,10 +4,11 @@
 # Starts a filer as root on a fresh home in a network namespace of its own,
 # boots Debian's kernel under qemu (tests/kclient/vm.sh) and, in the guest
 # (tests/kclient/guest-posix.sh), mounts /vol/vol0 with the kernel's NFSv3
-# client: with explicit ports, through the portmapper alone, and with MOUNT
-# over UDP. It runs the POSIX suite (tests/posix) on two of those mounts and
-# the data check (DATA_MIB MiB written by DATA_PROCS processes, read back
-# on a fresh mount, checksums compared). Then it stops the filer with
+# client: with explicit ports, through the portmapper alone, with the
+# `mount -t nfs` command of any Linux host (nfs-common's mount.nfs, fetched
+# like the kernel), and with MOUNT over UDP. It runs the POSIX suite
+# (tests/posix) and the data check (KC_DATA_MIB MiB written by
+# KC_DATA_PROCS processes, read back on a fresh mount, checksums compared). Then it stops the filer with
 # SIGTERM and runs waflck on its disks.
 #
 # Not root: prints "kclient: skipped: ..." and exits 0. Root: exits 1 when
@@ -23,13 +24,15 @@ set -u -o pipefail
 
 kc_skip_unless_root check-kclient
 start=$SECONDS
+KC_HOSTROOT=1 # for mount.nfs
 kc_prepare
 for b in posix bigdata; do
 	[ -x "$KC_BIN/$b" ] || kc_die "missing $KC_BIN/$b (make check-kclient builds it)"
 done
 kc_netns
 kc_filer_start
-kc_job "$KC_REPO/tests/kclient/guest-posix.sh" "$KC_BIN/posix" "$KC_BIN/bigdata"
+kc_job "$KC_REPO/tests/kclient/guest-posix.sh" "$KC_BIN/posix" "$KC_BIN/bigdata" \
+	"$KC_CACHE/mount.nfs"
 cat > "$KC_JOB/env" << EOF
 DATA_MIB=${KC_DATA_MIB:-1024}
 DATA_PROCS=${KC_DATA_PROCS:-4}

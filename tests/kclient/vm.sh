@@ -26,16 +26,18 @@
 # What is built is cached under $KC_CACHE (build/kclient): the kernel
 # (vmlinuz and the few modules the guest loads, from `apt-get download` of
 # the package linux-image-amd64 depends on, unpacked with dpkg -x) and the
-# initramfs. Set KDIR to an unpacked kernel package tree to use that
-# instead. The static guest programs (bin/) are built by make.
+# initramfs, and mount.nfs (nfs-common, unpacked the same way) for guests
+# that use the host's root. Set KDIR to an unpacked kernel package tree to
+# use that instead. The static guest programs (bin/) are built by make.
 #
 # Interface (all functions exit the script on harness errors, status 1):
 #   kc_skip_unless_root WHAT   prints "kclient: skipped: ..." and exits 0
-#   kc_prepare                 packages, kernel, initramfs
+#   kc_prepare                 packages, kernel, initramfs (and mount.nfs
+#                              with KC_HOSTROOT=1)
 #   kc_netns                   makes the namespace
 #   kc_filer_start             a filer on a fresh home in the namespace
 #   kc_job SCRIPT FILE...      a fresh job directory ($KC_JOB) holding SCRIPT
-#                              as guest.sh and the FILEs
+#                              as guest.sh, guest-lib.sh and the FILEs
 #   kc_guest SECONDS           boots the guest on $KC_JOB; its output goes to
 #                              stdout and $KC_JOB/guest.out; returns its status
 #   kc_filer_stop              SIGTERM, wait, waflck on the disks; 0 = clean
@@ -57,7 +59,7 @@ KC_DEBS="qemu-system-x86 busybox-static cpio iproute2 kmod"
 # what the guest loads (their dependencies come along)
 KC_MODULES="virtio_pci virtio_net 9pnet_virtio 9p overlay nfsv3"
 
-KC_NS= KC_QPID= KC_FPID= KC_HOME= KC_HOME_MOUNTED=0 KC_JOB= KC_FILER_RC=
+KC_NS='' KC_QPID='' KC_FPID='' KC_HOME='' KC_HOME_MOUNTED=0 KC_JOB='' KC_FILER_RC=''
 
 kc_log() { echo "kclient: $*"; }
 kc_die() {
@@ -108,12 +110,25 @@ kc_take_kernel() {
 	mv "$out" "$KC_CACHE/kernel"
 }
 
+# $1 package, $2 what to call with the unpacked tree. apt-get download
+# and dpkg -x, nothing installed.
+kc_apt_unpack() {
+	local pkg=$1 take=$2 tmp
+	tmp=$(mktemp -d "$KC_CACHE/fetch.XXXXXX")
+	# apt's download sandbox user must be able to write there
+	id _apt > /dev/null 2>&1 && chown _apt "$tmp"
+	(cd "$tmp" && apt-get download -qq "$pkg") || kc_die "apt-get download $pkg failed"
+	dpkg -x "$tmp"/*.deb "$tmp/root" || kc_die "dpkg -x $pkg failed"
+	"$take" "$tmp/root"
+	rm -rf "$tmp"
+}
+
 kc_fetch_kernel() {
 	if [ -n "${KDIR:-}" ]; then
 		kc_take_kernel "$KDIR"
 		return
 	fi
-	local pkg tmp
+	local pkg
 	pkg=$(apt-cache depends linux-image-amd64 2> /dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
 	if [ -z "$pkg" ]; then
 		apt-get update -qq > /dev/null 2>&1
@@ -121,13 +136,19 @@ kc_fetch_kernel() {
 	fi
 	[ -n "$pkg" ] || kc_die "apt-cache knows no linux-image-amd64"
 	kc_log "fetching the guest kernel ($pkg)"
-	tmp=$(mktemp -d "$KC_CACHE/kernel-fetch.XXXXXX")
-	# apt's download sandbox user must be able to write there
-	id _apt > /dev/null 2>&1 && chown _apt "$tmp"
-	(cd "$tmp" && apt-get download -qq "$pkg") || kc_die "apt-get download $pkg failed"
-	dpkg -x "$tmp"/linux-image-*.deb "$tmp/root" || kc_die "dpkg -x failed"
-	kc_take_kernel "$tmp/root"
-	rm -rf "$tmp"
+	kc_apt_unpack "$pkg" kc_take_kernel
+}
+
+# mount.nfs from nfs-common, unpacked, not installed: the guest runs it in
+# the host's root (its libraries are the host's: libtirpc3, libmount1).
+kc_take_mount_nfs() {
+	cp "$1/sbin/mount.nfs" "$KC_CACHE/mount.nfs.tmp" && mv "$KC_CACHE/mount.nfs.tmp" "$KC_CACHE/mount.nfs"
+}
+
+kc_fetch_mount_nfs() {
+	kc_log "fetching mount.nfs (nfs-common)"
+	apt-cache show nfs-common > /dev/null 2>&1 || apt-get update -qq > /dev/null 2>&1
+	kc_apt_unpack nfs-common kc_take_mount_nfs
 }
 
 kc_build_initramfs() {
@@ -159,6 +180,7 @@ kc_prepare() {
 	(
 		flock 9 # runs at once share the cache
 		[ -s "$KC_CACHE/kernel/vmlinuz" ] || kc_fetch_kernel
+		[ "$KC_HOSTROOT" = 0 ] || [ -x "$KC_CACHE/mount.nfs" ] || kc_fetch_mount_nfs
 		local img=$KC_CACHE/initramfs.cpio.gz f stale=0
 		for f in "$KC_REPO/tests/kclient/init" "$KC_BIN/kmount" \
 			"$KC_CACHE/kernel/modules/order" /bin/busybox; do
@@ -183,18 +205,27 @@ kc_cleanup() {
 		wait "$KC_FPID" 2> /dev/null
 	fi
 	[ -n "$KC_NS" ] && ip netns del "$KC_NS" 2> /dev/null
-	local d
-	for d in "$KC_HOME" "$KC_JOB"; do
-		[ -n "$d" ] || continue
-		if [ "$KC_KEEP" = 1 ] || [ $rc != 0 ]; then
-			echo "kclient: kept $d" >&2
-			[ "$d" = "$KC_HOME" ] && [ "$KC_HOME_MOUNTED" = 1 ] &&
-				echo "kclient: (a tmpfs: umount $d when done)" >&2
+	# after a failure the job directory stays, with the filer's logs; the
+	# home (disks) only with KC_KEEP=1
+	if [ -n "$KC_HOME" ] && [ -n "$KC_JOB" ] && [ $rc != 0 ]; then
+		cp "$KC_HOME"/filer.out "$KC_HOME"/filer.log "$KC_HOME"/waflck.out "$KC_JOB/" 2> /dev/null
+	fi
+	if [ -n "$KC_HOME" ]; then
+		if [ "$KC_KEEP" = 1 ]; then
+			echo "kclient: kept the filer's home $KC_HOME" >&2
+			[ "$KC_HOME_MOUNTED" = 1 ] && echo "kclient: (a tmpfs: umount it when done)" >&2
 		else
-			[ "$d" = "$KC_HOME" ] && [ "$KC_HOME_MOUNTED" = 1 ] && umount "$d"
-			rm -rf "$d"
+			[ "$KC_HOME_MOUNTED" = 1 ] && umount "$KC_HOME"
+			rm -rf "$KC_HOME"
 		fi
-	done
+	fi
+	if [ -n "$KC_JOB" ]; then
+		if [ "$KC_KEEP" = 1 ] || [ $rc != 0 ]; then
+			echo "kclient: kept the job directory $KC_JOB (guest.out, console.log, filer.log)" >&2
+		else
+			rm -rf "$KC_JOB"
+		fi
+	fi
 	exit $rc
 }
 trap kc_cleanup EXIT
@@ -235,8 +266,7 @@ kc_filer_start() {
 	ip netns exec "$KC_NS" "$FILER" --home "$KC_HOME" < /dev/null \
 		> "$KC_HOME/filer.out" 2> "$KC_HOME/filer.log" &
 	KC_FPID=$!
-	local i
-	for i in $(seq 1 600); do
+	for _ in $(seq 1 600); do
 		grep -q '^filer: mount with' "$KC_HOME/filer.out" 2> /dev/null && break
 		if ! kill -0 "$KC_FPID" 2> /dev/null; then
 			cat "$KC_HOME/filer.out" "$KC_HOME/filer.log" >&2
@@ -253,6 +283,7 @@ kc_job() {
 	shift
 	KC_JOB=$(mktemp -d "${TMPDIR:-/tmp}/kclient-job.XXXXXX")
 	cp "$script" "$KC_JOB/guest.sh"
+	cp "$KC_REPO/tests/kclient/guest-lib.sh" "$KC_JOB/"
 	[ $# = 0 ] || cp "$@" "$KC_JOB/"
 }
 
@@ -304,9 +335,9 @@ kc_guest() {
 # SIGTERM (a clean stop: final CP), then the consistency checker on the
 # disks. Returns 0 when both are clean.
 kc_filer_stop() {
-	local i bad=0
+	local bad=0
 	kill -TERM "$KC_FPID" 2> /dev/null
-	for i in $(seq 1 1200); do
+	for _ in $(seq 1 1200); do
 		kill -0 "$KC_FPID" 2> /dev/null || break
 		sleep 0.1
 	done

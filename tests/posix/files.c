@@ -261,7 +261,8 @@ static void sparse_file(void)
 	struct stat st = px_lstat("f");
 	PX_EQ(st.st_size, GiB + 4096);
 	if ((long long)st.st_blocks * 512 > 1 * MiB)
-		PX_FAIL("a file of two 4 KiB blocks uses %lld bytes", (long long)st.st_blocks * 512);
+		PX_FAIL("a file of two 4 KiB blocks uses %lld bytes",
+			(long long)st.st_blocks * 512);
 	fd = PX_OK(open("f", O_RDONLY));
 	px_pread(fd, buf, sizeof(buf), 4096);
 	px_expect_zero(buf, sizeof(buf), "hole after the first block");
@@ -403,6 +404,48 @@ static void scattered_writes(void)
 	free(chunk);
 }
 
+/* O_SYNC and O_DSYNC writes (NFSv3 FILE_SYNC and DATA_SYNC: the reply
+ * comes once the data is stable) and O_DIRECT, which bypasses the client's
+ * cache both ways; a direct write is seen by a cached reader afterwards. */
+static void sync_and_direct_io(void)
+{
+	const size_t len = 256 * 1024;
+	char *want = NULL, *buf = NULL;
+	PX_EQ(posix_memalign((void **)&want, 4096, len), 0);
+	PX_EQ(posix_memalign((void **)&buf, 4096, len), 0);
+	px_pattern(want, len, 8, 0);
+	int fd = PX_OK(open("sync", O_WRONLY | O_CREAT | O_SYNC, 0644));
+	for (size_t off = 0; off < len; off += 10000)
+		px_pwrite(fd, want + off, len - off < 10000 ? len - off : 10000, (off_t)off);
+	PX_OK(close(fd));
+	fd = PX_OK(open("dsync", O_WRONLY | O_CREAT | O_DSYNC, 0644));
+	px_pwrite(fd, want, len, 0);
+	PX_OK(close(fd));
+	px_drop_caches();
+	PX_EQ(px_get("sync", buf, len), len);
+	px_expect_same(buf, want, len, "O_SYNC file");
+	PX_EQ(px_get("dsync", buf, len), len);
+	px_expect_same(buf, want, len, "O_DSYNC file");
+
+	fd = open("direct", O_RDWR | O_CREAT | O_DIRECT, 0644);
+	if (fd < 0 && errno == EINVAL)
+		return; /* a file system without O_DIRECT (tmpfs before 6.6) */
+	PX_TRUE(fd >= 0);
+	px_pwrite(fd, want, len, 0);
+	px_pwrite(fd, want, 4096, (off_t)len + 8192); /* leaves a hole */
+	memset(buf, 0, len);
+	px_pread(fd, buf, len, 0);
+	px_expect_same(buf, want, len, "O_DIRECT read");
+	px_pread(fd, buf, 8192, (off_t)len);
+	px_expect_zero(buf, 8192, "O_DIRECT hole");
+	PX_OK(close(fd));
+	PX_EQ(px_lstat("direct").st_size, len + 8192 + 4096);
+	PX_EQ(px_get("direct", buf, len), len);
+	px_expect_same(buf, want, len, "cached read of O_DIRECT data");
+	free(want);
+	free(buf);
+}
+
 const struct px_case px_cases_files[] = {
 	{"create_excl", create_excl},
 	{"create_mode_umask", create_mode_umask},
@@ -414,5 +457,6 @@ const struct px_case px_cases_files[] = {
 	{"past_4gib", past_4gib},
 	{"mmap_read_write", mmap_read_write},
 	{"scattered_writes", scattered_writes},
+	{"sync_and_direct_io", sync_and_direct_io},
 	{NULL, NULL},
 };

@@ -299,8 +299,10 @@ static void long_and_odd_names(void)
 	struct stat st;
 	PX_ERR(open(name, O_WRONLY | O_CREAT, 0644), ENAMETOOLONG);
 	PX_ERR(lstat(name, &st), ENAMETOOLONG);
-	const char *odd[] = {"with space", "new\nline", "caf\xc3\xa9", "\x01\x7f\xff", "-",
-			     "...", ".hidden", "a\\b"};
+	const char *odd[] = {
+		"with space", "new\nline", "caf\xc3\xa9", "\x01\x7f\xff",
+		"-",	      "...",	   ".hidden",	  "a\\b",
+	};
 	const size_t nodd = sizeof(odd) / sizeof(odd[0]);
 	for (size_t i = 0; i < nodd; i++)
 		px_put(odd[i], "y", 1, 0644);
@@ -328,14 +330,17 @@ static void long_and_odd_names(void)
 
 #define BIG_N 10000
 
-/* A directory of 10 000 files: readdir lists each name once; removing
- * them while reading (rm -r's way) leaves it empty; rmdir then works. */
+/* A directory of 10 000 files: readdir lists each name once; a position
+ * from telldir() still leads to the same next entry after seekdir() (the
+ * NFSv3 cookie); removing the files while reading (rm -r's way) leaves it
+ * empty; rmdir then works. */
 static void big_directory(void)
 {
 	PX_OK(mkdir("big", 0755));
 	char name[64];
 	for (int i = 0; i < BIG_N; i++) {
-		snprintf(name, sizeof(name), "big/entry-%05d-%s", i, i % 3 ? "short" : "a-longer-name");
+		snprintf(name, sizeof(name), "big/entry-%05d-%s", i,
+			 i % 3 ? "short" : "a-longer-name");
 		PX_OK(close(PX_OK(open(name, O_WRONLY | O_CREAT | O_EXCL, 0644))));
 	}
 	px_drop_caches();
@@ -360,6 +365,22 @@ static void big_directory(void)
 	closedir(d);
 	PX_EQ(dots, 2);
 	PX_EQ(n, BIG_N);
+	/* telldir/seekdir, far into the listing, on a fresh handle */
+	PX_TRUE((d = opendir("big")) != NULL);
+	for (int i = 0; i < 7000; i++)
+		PX_TRUE(readdir(d) != NULL);
+	long pos = telldir(d);
+	PX_TRUE(pos != -1);
+	PX_TRUE((de = readdir(d)) != NULL);
+	char next[300];
+	snprintf(next, sizeof(next), "%s", de->d_name);
+	for (int i = 0; i < 500; i++)
+		PX_TRUE(readdir(d) != NULL);
+	seekdir(d, pos);
+	PX_TRUE((de = readdir(d)) != NULL);
+	if (strcmp(de->d_name, next))
+		PX_FAIL("after seekdir: '%s', expected '%s'", de->d_name, next);
+	closedir(d);
 	PX_EQ(px_lstat("big/entry-09998-short").st_size, 0);
 	PX_EQ(px_lstat("big/entry-09999-a-longer-name").st_size, 0);
 	/* remove while reading, from the start again until nothing is left */

@@ -107,7 +107,8 @@ void px_pwrite(int fd, const void *buf, size_t len, off_t off)
 {
 	size_t done = 0;
 	while (done < len) {
-		ssize_t n = PX_OK(pwrite(fd, (const char *)buf + done, len - done, off + (off_t)done));
+		ssize_t n =
+			PX_OK(pwrite(fd, (const char *)buf + done, len - done, off + (off_t)done));
 		if (n == 0)
 			PX_FAIL("pwrite at %lld wrote nothing", (long long)(off + (off_t)done));
 		done += (size_t)n;
@@ -322,8 +323,7 @@ static bool px_run(const char *base, const struct px_case *c)
 		printf("FAIL %s: %s\n", c->name, px_msg);
 	} else if (WIFSIGNALED(st)) {
 		printf("FAIL %s: killed by signal %d (%s)%s\n", c->name, WTERMSIG(st),
-		       strsignal(WTERMSIG(st)),
-		       WTERMSIG(st) == SIGALRM ? ": took too long" : "");
+		       strsignal(WTERMSIG(st)), WTERMSIG(st) == SIGALRM ? ": took too long" : "");
 	} else {
 		printf("FAIL %s: exit status %d\n", c->name, WEXITSTATUS(st));
 	}
@@ -331,8 +331,7 @@ static bool px_run(const char *base, const struct px_case *c)
 	return ok;
 }
 
-static const struct px_case *const px_tables[] = {px_cases_files, px_cases_names,
-						  px_cases_attrs};
+static const struct px_case *const px_tables[] = {px_cases_files, px_cases_names, px_cases_attrs};
 
 int main(int argc, char **argv)
 {
@@ -361,8 +360,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "posix: %s: %s\n", argv[optind], strerror(errno));
 		return 2;
 	}
-	px_msg = mmap(NULL, PX_MSG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
-		      0);
+	px_msg = mmap(NULL, PX_MSG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (px_msg == MAP_FAILED) {
 		perror("posix: mmap");
 		return 2;

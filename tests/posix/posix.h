@@ -46,55 +46,55 @@ _Noreturn void px_fail(const char *file, int line, const char *fmt, ...)
 #define PX_FAIL(...) px_fail(__FILE__, __LINE__, __VA_ARGS__)
 
 /* CALL must succeed (not return -1); its value is the expression's. */
-#define PX_OK(call)                                                                               \
-	({                                                                                        \
-		errno = 0;                                                                        \
-		long long px_r_ = (long long)(call);                                              \
-		if (px_r_ == -1)                                                                  \
-			PX_FAIL("%s: expected success, got %s", #call, px_errname(errno));        \
-		px_r_;                                                                            \
+#define PX_OK(call)                                                                                \
+	({                                                                                         \
+		errno = 0;                                                                         \
+		long long px_r_ = (long long)(call);                                               \
+		if (px_r_ == -1)                                                                   \
+			PX_FAIL("%s: expected success, got %s", #call, px_errname(errno));         \
+		px_r_;                                                                             \
 	})
 
 /* CALL must fail with errno E. */
-#define PX_ERR(call, e)                                                                           \
-	do {                                                                                      \
-		errno = 0;                                                                        \
-		long long px_r_ = (long long)(call);                                              \
-		if (px_r_ != -1)                                                                  \
-			PX_FAIL("%s: expected %s, got success (%lld)", #call, px_errname(e),      \
-				px_r_);                                                           \
-		if (errno != (e))                                                                 \
-			PX_FAIL("%s: expected %s, got %s", #call, px_errname(e),                  \
-				px_errname(errno));                                               \
+#define PX_ERR(call, e)                                                                            \
+	do {                                                                                       \
+		errno = 0;                                                                         \
+		long long px_r_ = (long long)(call);                                               \
+		if (px_r_ != -1)                                                                   \
+			PX_FAIL("%s: expected %s, got success (%lld)", #call, px_errname(e),       \
+				px_r_);                                                            \
+		if (errno != (e))                                                                  \
+			PX_FAIL("%s: expected %s, got %s", #call, px_errname(e),                   \
+				px_errname(errno));                                                \
 	} while (0)
 
 /* CALL must fail with errno E1 or E2 (where POSIX allows either). */
-#define PX_ERR2(call, e1, e2)                                                                     \
-	do {                                                                                      \
-		errno = 0;                                                                        \
-		long long px_r_ = (long long)(call);                                              \
-		if (px_r_ != -1)                                                                  \
-			PX_FAIL("%s: expected %s or %s, got success", #call, px_errname(e1),      \
-				px_errname(e2));                                                  \
-		if (errno != (e1) && errno != (e2))                                               \
-			PX_FAIL("%s: expected %s or %s, got %s", #call, px_errname(e1),           \
-				px_errname(e2), px_errname(errno));                               \
+#define PX_ERR2(call, e1, e2)                                                                      \
+	do {                                                                                       \
+		errno = 0;                                                                         \
+		long long px_r_ = (long long)(call);                                               \
+		if (px_r_ != -1)                                                                   \
+			PX_FAIL("%s: expected %s or %s, got success", #call, px_errname(e1),       \
+				px_errname(e2));                                                   \
+		if (errno != (e1) && errno != (e2))                                                \
+			PX_FAIL("%s: expected %s or %s, got %s", #call, px_errname(e1),            \
+				px_errname(e2), px_errname(errno));                                \
 	} while (0)
 
 /* Two integers must be equal; the message shows both in decimal and
  * octal (modes). */
-#define PX_EQ(got, want)                                                                          \
-	do {                                                                                      \
-		long long px_g_ = (long long)(got), px_w_ = (long long)(want);                    \
-		if (px_g_ != px_w_)                                                               \
-			PX_FAIL("%s == %s: got %lld (0%llo), expected %lld (0%llo)", #got, #want, \
-				px_g_, px_g_, px_w_, px_w_);                                      \
+#define PX_EQ(got, want)                                                                           \
+	do {                                                                                       \
+		long long px_g_ = (long long)(got), px_w_ = (long long)(want);                     \
+		if (px_g_ != px_w_)                                                                \
+			PX_FAIL("%s == %s: got %lld (0%llo), expected %lld (0%llo)", #got, #want,  \
+				px_g_, px_g_, px_w_, px_w_);                                       \
 	} while (0)
 
-#define PX_TRUE(cond)                                                                             \
-	do {                                                                                      \
-		if (!(cond))                                                                      \
-			PX_FAIL("expected %s", #cond);                                            \
+#define PX_TRUE(cond)                                                                              \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			PX_FAIL("expected %s", #cond);                                             \
 	} while (0)
 
 /* "ENOENT" for ENOENT, or the number. */

@@ -673,3 +673,27 @@ Test(vol, stable_write_larger_than_log_half)
 	cr_assert_eq(wt_check(&t, true), 0);
 	wt_destroy(&t);
 }
+
+/* pjdfstest chmod/11 and chown/07: an owner may set the sticky bit on a
+ * file; a non-owner's chown is EPERM even when it would change nothing. */
+Test(vol, sticky_bit_and_noop_chown)
+{
+	struct wt t;
+	cr_assert_eq(wt_make(&t, WAFL_AGGR, 1, 64 << 20, 32 << 20), 0);
+	struct wafl_fh root = root_of(&t), f;
+	struct wafl_attr at;
+	struct wafl_stab st;
+	struct wafl_cred alice = {.uid = 1000, .gid = 100}, bob = {.uid = 1001, .gid = 100};
+	struct wafl_sattr sa = {.mask = WAFL_SA_MODE, .mode = 0777};
+	cr_assert_eq(wafl_setattr(t.v, NULL, &root, &sa, &at, &st), 0);
+	cr_assert_eq(wafl_create(t.v, &alice, &root, "f", WAFL_GUARDED, NULL, 0, &f, &at, &st), 0);
+	sa.mode = 01644;
+	cr_assert_eq(wafl_setattr(t.v, &alice, &f, &sa, &at, &st), 0);
+	cr_assert_eq(at.mode, 01644);
+	struct wafl_sattr ch = {.mask = WAFL_SA_UID | WAFL_SA_GID, .uid = 1000, .gid = 100};
+	cr_assert_eq(wafl_setattr(t.v, &bob, &f, &ch, &at, &st), -EPERM);
+	cr_assert_eq(wafl_setattr(t.v, &alice, &f, &ch, &at, &st), 0);
+	cr_assert_eq(wt_close(&t), 0);
+	cr_assert_eq(wt_check(&t, true), 0);
+	wt_destroy(&t);
+}
