@@ -81,6 +81,7 @@ static void fs_init(struct wafl_fs *fs, struct wafl_aggr *a, const struct wafl_f
 
 static void fs_release(struct wafl_fs *fs)
 {
+	snap_release(fs);
 	u64set_free(&fs->inflight);
 	free(fs->pending.v);
 	fs->pending.v = NULL;
@@ -158,8 +159,8 @@ static void aggr_free(struct wafl_aggr *a)
 		}
 		free(v);
 	}
-	cache_destroy(&a->cache);
 	fs_release(&a->fs);
+	cache_destroy(&a->cache);
 	for (unsigned g = 0; g < a->raid.ngroups; g++)
 		free(a->raid.groups[g].disks);
 	for (unsigned i = 0; i < a->raid.ndisks; i++)
@@ -341,6 +342,8 @@ static int vol_attach(struct wafl_aggr *a, unsigned slot, const struct wafl_vole
 	v->size_bytes = e->size_bytes;
 	v->guarantee = (enum wafl_guarantee)e->guarantee;
 	v->state = (enum wafl_vol_state)e->state;
+	fs->parent_volid = (uint32_t)e->parent_volid;
+	fs->parent_snapid = (uint32_t)e->parent_snap;
 	TAILQ_INSERT_TAIL(&a->vols, v, link);
 	if (fs->volid >= a->volid_next)
 		a->volid_next = fs->volid + 1;
@@ -362,7 +365,7 @@ static int load_vols(struct wafl_aggr *a)
 		v->state = WAFL_VOL_ONLINE;
 		TAILQ_INSERT_TAIL(&a->vols, v, link);
 		a->trad = v;
-		return 0;
+		return snap_load(&a->fs);
 	}
 	struct wbuf *ib;
 	struct wafl_dinode *di;
@@ -380,8 +383,11 @@ static int load_vols(struct wafl_aggr *a)
 			return rc;
 		if (!e->state)
 			continue;
-		if ((rc = vol_attach(a, s, e, NULL)))
+		struct wafl_vol *v;
+		if ((rc = vol_attach(a, s, e, &v)))
 			return rc;
+		if ((rc = snap_load(v->fs)))
+			return a->checking ? 0 : rc;
 	}
 	return 0;
 }
@@ -721,6 +727,7 @@ void wafl_vol_info(struct wafl_vol *v, struct wafl_vol_info *o)
 	o->used_blocks = v->fs->fsi.used_blocks + v->fs->ndirty;
 	o->files_used = v->fs->fsi.inodes_used;
 	o->files_max = inode_max(v->fs);
+	snap_vol_info(v, o);
 }
 
 static int free_slot(struct wafl_aggr *a, unsigned *slot)
@@ -780,7 +787,67 @@ int aggr_vol_create_apply(struct wafl_aggr *a, const char *name, uint32_t volid,
 	struct wafl_vol *v;
 	if ((rc = vol_attach(a, slot, e, &v)))
 		return rc;
-	return fs_format(v->fs, true, now);
+	if ((rc = fs_format(v->fs, true, now)))
+		return rc;
+	return snap_load(v->fs);
+}
+
+int aggr_vol_clone_attach(struct wafl_aggr *a, const char *name, uint32_t volid,
+			  uint64_t container, uint64_t size_bytes, uint64_t fsid,
+			  const struct wafl_fsinfo *fsi, uint32_t parent_volid, uint32_t parent_snap,
+			  const struct timespec *now, struct wafl_vol **out)
+{
+	struct wbuf *b;
+	struct wafl_dinode *di;
+	int rc = inode_get_dirty(&a->fs, container, &b, &di);
+	if (rc)
+		return rc;
+	if (di->mode) {
+		wafl_logf(WLOG_ERR, "clone %s: container inode %llu is in use", name,
+			  (unsigned long long)container);
+		return -EUCLEAN;
+	}
+	uint32_t gen = di->gen + 1;
+	memset(di, 0, sizeof(*di));
+	di->mode = S_IFREG | 0600;
+	di->iflags = WAFL_IF_META | WAFL_IF_CONTAINER;
+	di->nlink = 1;
+	di->gen = gen;
+	di->ctime_sec = di->mtime_sec = di->atime_sec = now->tv_sec;
+	a->fs.fsi.inodes_used++;
+	unsigned slot;
+	if ((rc = free_slot(a, &slot)))
+		return rc;
+	struct wafl_volent *e;
+	if ((rc = voltab_get(a, slot, true, &b, &e)))
+		return rc;
+	memset(e, 0, sizeof(*e));
+	e->state = WAFL_VOL_ONLINE;
+	e->volid = volid;
+	e->container = container;
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->size_bytes = size_bytes;
+	e->guarantee = WAFL_GUAR_NONE;
+	e->parent_volid = parent_volid;
+	e->parent_snap = parent_snap;
+	e->fsinfo = *fsi;
+	e->fsinfo.fsid = fsid;
+	e->fsinfo.volid = volid;
+	return vol_attach(a, slot, e, out);
+}
+
+int aggr_vol_clone_detach(struct wafl_vol *v)
+{
+	struct wbuf *b;
+	struct wafl_volent *e;
+	int rc = voltab_get(v->aggr, v->slot, true, &b, &e);
+	if (rc)
+		return rc;
+	e->parent_volid = 0;
+	e->parent_snap = 0;
+	v->fs->parent_volid = 0;
+	v->fs->parent_snapid = 0;
+	return 0;
 }
 
 int wafl_vol_create(struct wafl_aggr *a, const char *name, uint64_t size_bytes,
@@ -861,6 +928,10 @@ int wafl_vol_destroy(struct wafl_aggr *a, const char *name, struct wafl_stab *st
 		return -EROFS;
 	if (v->state != WAFL_VOL_OFFLINE)
 		return -EBUSY; /* take it offline first */
+	struct wafl_vol *c;
+	TAILQ_FOREACH(c, &a->vols, link)
+	if (c->fs->parent_volid == v->fs->volid)
+		return -EBUSY; /* a clone still shares its blocks */
 	int rc = ops_vol_room(a);
 	if (rc)
 		return rc;

@@ -32,6 +32,8 @@ uint8_t bmap_kind(uint64_t ino, uint8_t level, const struct wafl_dinode *di)
 		return WAFL_BK_INODE;
 	if (ino == WAFL_INO_ACTIVEMAP || ino == WAFL_INO_SUMMARY)
 		return WAFL_BK_MAP;
+	if (ino == WAFL_INO_SNAPTAB)
+		return WAFL_BK_META;
 	if (di && (di->iflags & WAFL_IF_META))
 		return WAFL_BK_META;
 	if (di && (di->mode & 0170000) == 0040000)
@@ -69,6 +71,7 @@ int block_read(struct wafl_fs *fs, const struct wafl_bptr *p, uint64_t ino, uint
 		.vvbn = p->vvbn,
 		.cp = p->cp,
 		.cksum = p->cksum,
+		.volid2 = fs->parent_volid, /* a clone reads its parent's blocks */
 	};
 	char why[96];
 	rc = ctx_verify(slot, &e, why, sizeof(why));
@@ -87,6 +90,8 @@ static struct wafl_dinode *fs_di(struct wafl_fs *fs, uint64_t ino, int *rc)
 	*rc = 0;
 	if (ino == WAFL_INO_INODEFILE)
 		return &fs->fsi.inofile;
+	if (ino == WAFL_INO_SNAPTAB)
+		return &fs->snapdi;
 	struct wbuf *ib;
 	struct wafl_dinode *di;
 	*rc = inode_get(fs, ino, &ib, &di);
@@ -104,8 +109,8 @@ int buf_dirty(struct wbuf *b)
 			return rc;
 		if (b->level >= di->height) {
 			/* parent is the inode */
-			if (b->ino == WAFL_INO_INODEFILE)
-				return 0;
+			if (b->ino == WAFL_INO_INODEFILE || b->ino == WAFL_INO_SNAPTAB)
+				return 0; /* whose root lives in the fsinfo */
 			b = cache_find(&fs->aggr->cache, fs, WAFL_INO_INODEFILE, 0,
 				       b->ino / WAFL_INODES_PER_BLOCK);
 			if (!b)

@@ -13,6 +13,11 @@
  *  3. Directories: B+tree structure (dir_check), entries that name
  *     in-use inodes of the right type, ".." (the parent field), link
  *     counts, and no in-use inode outside every directory.
+ *  4. Snapshots: every snapshot's tree is walked and verified too; what it
+ *     reaches must be held by its own map, its map by the summary map
+ *     (once merged), and the summary may hold nothing that no snapshot's
+ *     map has (unless a deletion's rebuild is under way). A clone's
+ *     inherited blocks must be its parent's container's.
  *
  * A block that fails verification is reported once as CORRUPT. Whatever
  * hangs below it cannot be walked; blocks set in a map that the walk never
@@ -48,6 +53,7 @@ struct ck {
 	uint8_t *aggr_owned;	 /* bit per PVBN */
 	uint8_t *vol_owned;	 /* bit per VVBN of the volume being walked */
 	struct wafl_fs *fs;	 /* being walked */
+	uint8_t *snap_owned;	 /* walking a snapshot: what it reaches (VBN bits) */
 	struct ck_inode *inodes; /* of the instance being walked */
 	uint64_t ninodes;
 	bool corrupt_seen;
@@ -104,7 +110,8 @@ static int ck_read(struct ck *c, const struct wafl_bptr *p, uint64_t ino, uint8_
 		corrupt(c, p->pvbn, fs->volid, ino, level, idx, "read error");
 		return rc;
 	}
-	struct ctx_expect e = {fs->volid, ino, level, idx, p->pvbn, p->vvbn, p->cp, p->cksum};
+	struct ctx_expect e = {fs->volid, ino,	  level,   idx,	      p->pvbn,
+			       p->vvbn,	  p->cp, p->cksum, fs->parent_volid};
 	char why[96];
 	if (ctx_verify(slot, &e, why, sizeof(why))) {
 		corrupt(c, p->pvbn, fs->volid, ino, level, idx, why);
@@ -133,6 +140,18 @@ static int grow_inodes(struct ck *c, uint64_t ino)
 	return 0;
 }
 
+/* The parent's container pointer for a clone's VVBN. */
+static struct wafl_bptr *parent_slot(struct ck *c, struct wafl_fs *fs, uint64_t vvbn)
+{
+	struct wafl_vol *pv = vol_by_id(c->a, fs->parent_volid);
+	struct wbuf *ib, *l1;
+	struct wafl_dinode *cdi;
+	if (!pv || inode_get(&c->a->fs, pv->fs->container, &ib, &cdi) ||
+	    bmap_get(&c->a->fs, pv->fs->container, cdi, 1, vvbn >> WAFL_PTR_SHIFT, 0, &l1) || !l1)
+		return NULL;
+	return &((struct wafl_bptr *)l1->data)[vvbn & (WAFL_PTRS_PER_BLOCK - 1)];
+}
+
 static void claim(struct ck *c, const struct wafl_bptr *p, uint64_t ino, unsigned level,
 		  uint64_t idx)
 {
@@ -148,10 +167,11 @@ static void claim(struct ck *c, const struct wafl_bptr *p, uint64_t ino, unsigne
 				"VVBN %llu outside the volume", (unsigned long long)p->vvbn);
 			return;
 		}
-		if (bit_test(c->vol_owned, p->vvbn))
+		uint8_t *owned = c->snap_owned ? c->snap_owned : c->vol_owned;
+		if (bit_test(owned, p->vvbn))
 			problem(c, WAFL_P_DOUBLE, p->pvbn, fs->volid, ino, level, idx,
 				"VVBN %llu owned twice", (unsigned long long)p->vvbn);
-		bit_set(c->vol_owned, p->vvbn);
+		bit_set(owned, p->vvbn);
 		/* the container must say the same */
 		struct wbuf *ib, *l1;
 		struct wafl_dinode *cdi;
@@ -161,6 +181,8 @@ static void claim(struct ck *c, const struct wafl_bptr *p, uint64_t ino, unsigne
 		struct wafl_bptr *cs =
 			l1 ? &((struct wafl_bptr *)l1->data)[p->vvbn & (WAFL_PTRS_PER_BLOCK - 1)]
 			   : NULL;
+		if ((!cs || !cs->pvbn) && fs->parent_volid)
+			cs = parent_slot(c, fs, p->vvbn); /* a clone's inherited block */
 		if (!cs || cs->pvbn != p->pvbn)
 			problem(c, WAFL_P_CONTAINER, p->pvbn, fs->volid, ino, level, idx,
 				"container maps VVBN %llu to PVBN %llu",
@@ -170,9 +192,10 @@ static void claim(struct ck *c, const struct wafl_bptr *p, uint64_t ino, unsigne
 	}
 	if (p->pvbn == 0)
 		return;
-	if (bit_test(c->aggr_owned, p->pvbn))
+	uint8_t *owned = c->snap_owned ? c->snap_owned : c->aggr_owned;
+	if (bit_test(owned, p->pvbn))
 		problem(c, WAFL_P_DOUBLE, p->pvbn, fs->volid, ino, level, idx, "block owned twice");
-	bit_set(c->aggr_owned, p->pvbn);
+	bit_set(owned, p->pvbn);
 }
 
 static void walk_inode(struct ck *c, uint64_t ino, const struct wafl_dinode *di);
@@ -271,7 +294,7 @@ static bool standalone_ok(struct ck *c, uint64_t pvbn)
 		return false;
 	struct wafl_ctx x;
 	memcpy(&x, slot + WAFL_BS, sizeof(x));
-	struct ctx_expect e = {x.volid, x.ino, x.level, x.fbn, pvbn, 0, 0, 0};
+	struct ctx_expect e = {x.volid, x.ino, x.level, x.fbn, pvbn, 0, 0, 0, 0};
 	return ctx_verify(slot, &e, NULL, 0) == 0;
 }
 
@@ -469,6 +492,10 @@ static void check_container(struct ck *c, struct wafl_vol *v)
 			if (!p[k].pvbn ||
 			    (vvbn < v->fs->fsi.space_blocks && bit_test(c->vol_owned, vvbn)))
 				continue;
+			bool held = false;
+			if (vvbn < v->fs->fsi.space_blocks &&
+			    snap_summary_test(v->fs, vvbn, &held) == 0 && held)
+				continue; /* a snapshot's (checked in check_snaps) */
 			if (u64set_has(&c->bad_pvbn, p[k].pvbn))
 				continue;
 			bool in_map = false;
@@ -498,6 +525,87 @@ static void walk_fs(struct ck *c, struct wafl_fs *fs, uint8_t *owned)
 	if (fs->type == WAFL_FST_FLEX)
 		c->vol_owned = owned;
 	walk_inode(c, WAFL_INO_INODEFILE, &fs->fsi.inofile);
+	if (fs->fsi.snaptab.pvbn || (fs->fsi.snaptab.flags & WAFL_BP_ABSENT)) {
+		struct wafl_dinode st = {.mode = S_IFREG | 0600, .iflags = WAFL_IF_META, .height = 1};
+		st.top[0] = fs->fsi.snaptab;
+		walk_ptr(c, WAFL_INO_SNAPTAB, &st, 1, 0, &st.top[0]);
+	}
+}
+
+/* OR of b into a over n bytes. */
+static void bits_or(uint8_t *a, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		a[i] |= b[i];
+}
+
+/* Walks every snapshot of fs; each must be held by its own map, and its
+ * map by the summary. vall collects what any image reaches (VBN bits). */
+static void check_snaps(struct ck *c, struct wafl_fs *fs, uint8_t *vall)
+{
+	uint64_t space = fs->fsi.space_blocks;
+	size_t bytes = space / 8 + 1;
+	uint8_t *owned = malloc(bytes), *maps = calloc(bytes, 1);
+	if (!owned || !maps)
+		goto out;
+	for (unsigned i = 0; i < fs->nsnaps; i++) {
+		struct wafl_snap *s = fs->snaps[i];
+		struct wafl_fs *img;
+		if (snap_image(fs, s->snapid, &img))
+			continue; /* taken by a CP that did not complete */
+		memset(owned, 0, bytes);
+		c->snap_owned = owned;
+		c->fs = img;
+		c->vol_owned = fs->type == WAFL_FST_FLEX ? owned : NULL;
+		walk_inode(c, WAFL_INO_INODEFILE, &img->fsi.inofile);
+		c->snap_owned = NULL;
+		c->fs = fs;
+		if (vall)
+			bits_or(vall, owned, bytes);
+		uint64_t nblk = (space + BITS_PER_MAPBLOCK - 1) / BITS_PER_MAPBLOCK;
+		for (uint64_t blk = 0; blk < nblk; blk++) {
+			const uint8_t *m, *sum;
+			if (map_block(img, blk, &m) || snap_summary_block(fs, blk, &sum))
+				continue; /* the walks reported the block */
+			uint64_t first = blk * BITS_PER_MAPBLOCK;
+			uint64_t last = first + BITS_PER_MAPBLOCK < space ? first + BITS_PER_MAPBLOCK
+									  : space;
+			for (uint64_t v = first; v < last; v++) {
+				bool on = m && bit_test(m, v - first);
+				if (on)
+					bit_set(maps, v);
+				if (bit_test(owned, v) && !on && !c->corrupt_seen)
+					problem(c, WAFL_P_UNALLOCATED, 0, fs->volid, 0, 0, v,
+						"snapshot %s reaches VBN %llu, which its map does "
+						"not hold",
+						s->name, (unsigned long long)v);
+				bool held = sum && bit_test(sum, v - first);
+				if (on && !held && !(s->flags & WAFL_SNAP_UNMERGED))
+					problem(c, WAFL_P_UNALLOCATED, 0, fs->volid, 0, 0, v,
+						"snapshot %s holds VBN %llu, the summary map does "
+						"not",
+						s->name, (unsigned long long)v);
+			}
+		}
+	}
+	/* the summary holds nothing no snapshot has, once rebuilt */
+	if (!(fs->fsi.sflags & WAFL_FSF_SUMMARY_STALE)) {
+		uint64_t nblk = (space + BITS_PER_MAPBLOCK - 1) / BITS_PER_MAPBLOCK;
+		for (uint64_t blk = 0; blk < nblk; blk++) {
+			const uint8_t *sum;
+			if (snap_summary_block(fs, blk, &sum) || !sum)
+				continue;
+			uint64_t first = blk * BITS_PER_MAPBLOCK;
+			for (uint64_t v = first; v < first + BITS_PER_MAPBLOCK && v < space; v++)
+				if (bit_test(sum, v - first) && !bit_test(maps, v))
+					problem(c, WAFL_P_LEAKED, 0, fs->volid, 0, 0, v,
+						"the summary map holds VBN %llu, no snapshot does",
+						(unsigned long long)v);
+		}
+	}
+out:
+	free(owned);
+	free(maps);
 }
 
 int wafl_check(const char *const *disks, unsigned ndisks, wafl_problem_fn fn, void *arg,
@@ -526,8 +634,10 @@ int wafl_check(const char *const *disks, unsigned ndisks, wafl_problem_fn fn, vo
 			(unsigned long long)a->fs.fsi.space_blocks,
 			(unsigned long long)a->raid.nblocks);
 	walk_fs(&c, &a->fs, NULL);
-	if (a->kind == WAFL_TRAD)
+	if (a->kind == WAFL_TRAD) {
 		check_dirs(&c);
+		check_snaps(&c, &a->fs, NULL);
+	}
 	/* flexible volumes */
 	struct wafl_vol *v;
 	TAILQ_FOREACH(v, &a->vols, link)
@@ -543,6 +653,9 @@ int wafl_check(const char *const *disks, unsigned ndisks, wafl_problem_fn fn, vo
 		walk_fs(&c, v->fs, owned);
 		check_dirs(&c);
 		compare_map(&c, owned, v->fs->fsi.space_blocks);
+		check_snaps(&c, v->fs, NULL);
+		c.fs = v->fs;
+		c.vol_owned = owned;
 		check_container(&c, v);
 		free(owned);
 		c.vol_owned = NULL;

@@ -105,8 +105,8 @@ static void io_free(struct cp_io *io)
 
 /* ---- homing --------------------------------------------------------- */
 
-static int container_slot(struct wafl_aggr *a, struct wafl_fs *fs, uint64_t vvbn, bool create,
-			  struct wafl_bptr **slot)
+int cp_container_slot(struct wafl_aggr *a, struct wafl_fs *fs, uint64_t vvbn, bool create,
+		      struct wafl_bptr **slot)
 {
 	struct wbuf *ib, *l1;
 	struct wafl_dinode *cdi;
@@ -127,7 +127,9 @@ static int container_slot(struct wafl_aggr *a, struct wafl_fs *fs, uint64_t vvbn
 }
 
 /* Applies the frees gathered so far: clear the bits, hold the blocks in
- * flight until this CP is durable. */
+ * flight until this CP is durable. A block a snapshot holds (the summary
+ * has it) only leaves the active map; a clone's inherited block (no
+ * pointer in its container) is the parent's to free. */
 static int apply_frees(struct wafl_fs *fs)
 {
 	struct wafl_aggr *a = fs->aggr;
@@ -135,12 +137,29 @@ static int apply_frees(struct wafl_fs *fs)
 	for (size_t i = 0; i < fs->pending.n && !rc; i++) {
 		struct vbnpair *p = &fs->pending.v[i];
 		rc = map_set(fs, p->vbn, false);
+		bool held = false;
+		if (!rc)
+			rc = snap_summary_test(fs, p->vbn, &held);
+		if (!rc && held) {
+			fs->sum_only++;
+			continue;
+		}
 		if (!rc)
 			rc = u64set_add(&fs->inflight, p->vbn);
 		if (rc || fs->type != WAFL_FST_FLEX)
 			continue;
 		struct wafl_bptr *cs;
-		rc = container_slot(a, fs, p->vbn, false, &cs);
+		if (fs->parent_volid) {
+			bool mine = false;
+			rc = cp_container_slot(a, fs, p->vbn, false, &cs);
+			if (rc == -EUCLEAN) /* no container block: inherited */
+				rc = 0;
+			else if (!rc)
+				mine = cs->pvbn != 0;
+			if (rc || !mine)
+				continue;
+		}
+		rc = cp_container_slot(a, fs, p->vbn, false, &cs);
 		if (rc)
 			break;
 		if (cs->pvbn != p->pvbn) {
@@ -170,11 +189,18 @@ static int buf_cmp_alloc(const void *x, const void *y)
 	return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
+/* Sealing rank: files, then the inode file, then the snapshot table
+ * (its new entries hold the sealed inode file's root). */
+static int seal_rank(const struct wbuf *b)
+{
+	return b->ino == WAFL_INO_INODEFILE ? 1 : b->ino == WAFL_INO_SNAPTAB ? 2 : 0;
+}
+
 /* Bottom-up: files before the inode file, lower levels first. */
 static int buf_cmp_seal(const void *x, const void *y)
 {
 	const struct wbuf *a = *(struct wbuf *const *)x, *b = *(struct wbuf *const *)y;
-	int ca = a->ino == WAFL_INO_INODEFILE, cb = b->ino == WAFL_INO_INODEFILE;
+	int ca = seal_rank(a), cb = seal_rank(b);
 	if (ca != cb)
 		return ca - cb;
 	if (a->level != b->level)
@@ -214,7 +240,7 @@ static int home_one(struct wafl_fs *fs, struct wbuf *b, uint64_t cp)
 		if (rc)
 			return rc;
 		struct wafl_bptr *cs;
-		rc = container_slot(a, fs, nh.vvbn, true, &cs);
+		rc = cp_container_slot(a, fs, nh.vvbn, true, &cs);
 		if (rc)
 			return rc;
 		cs->pvbn = cs->vvbn = nh.pvbn;
@@ -276,8 +302,13 @@ static int seal_fs(struct wafl_fs *fs, struct cp_io *io)
 	if (rc)
 		return rc;
 	qsort(v, n, sizeof(*v), buf_cmp_seal);
+	bool entries = false;
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct wbuf *b = v[i];
+		if (b->ino == WAFL_INO_SNAPTAB && !entries) {
+			entries = true;
+			snap_seal_entries(fs, io->cp);
+		}
 		uint8_t *slot = malloc(WAFL_SLOT_SIZE);
 		if (!slot) {
 			rc = -ENOMEM;
@@ -308,7 +339,7 @@ static int seal_fs(struct wafl_fs *fs, struct cp_io *io)
 		*ps = b->home;
 		if (fs->type == WAFL_FST_FLEX) {
 			struct wafl_bptr *cs;
-			rc = container_slot(a, fs, b->home.vvbn, false, &cs);
+			rc = cp_container_slot(a, fs, b->home.vvbn, false, &cs);
 			if (rc) {
 				free(slot);
 				break;
@@ -327,6 +358,8 @@ static int seal_fs(struct wafl_fs *fs, struct cp_io *io)
 		cache_mark_clean(&a->cache, v[i], io->cp);
 	free(v);
 	fs->fsi.cp = io->cp;
+	fs->fsi.snaptab = fs->snapdi.top[0];
+	fs->fsi.nsnaps = fs->nsnaps;
 	return rc;
 }
 
@@ -421,6 +454,10 @@ static int cp_freeze(struct wafl_aggr *a, struct cp_io *io)
 	int rc;
 	struct wafl_vol *v;
 	nvlog_switch(a, io->cp + 1);
+	/* snapshots: merges, new table entries, reclaimed blocks */
+	TAILQ_FOREACH(v, &a->vols, link)
+	if ((rc = snap_freeze(v->fs)))
+		return rc;
 	/* volume table entries of volumes that changed must be rewritten */
 	for (v = flex_vols_first(a, NULL); v; v = flex_vols_first(a, v)) {
 		if (!v->fs->ndirty && !v->fs->pending.n)

@@ -140,7 +140,8 @@ int ctx_verify(const uint8_t *slot, const struct ctx_expect *e, char *why, size_
 		bad = "checksum mismatch (torn write or bit rot)";
 	else if (c.pvbn != e->pvbn)
 		bad = "misdirected write (context names another address)";
-	else if (c.volid != e->volid || c.ino != e->ino || c.level != e->level || c.fbn != e->fbn)
+	else if ((c.volid != e->volid && !(e->volid2 && c.volid == e->volid2)) || c.ino != e->ino ||
+		 c.level != e->level || c.fbn != e->fbn)
 		bad = "context names another owner";
 	else if (e->vvbn && c.vvbn != e->vvbn)
 		bad = "context names another VVBN";

@@ -3,8 +3,10 @@
  * number. The inode file is an ordinary file of its instance whose own
  * inode lives in the fsinfo, so its blocks move like any other.
  *
- * A free inode has mode 0 and keeps its generation; the next file to use
- * it gets gen + 1, so handles to the old file are recognisably stale.
+ * A free inode has mode 0 and keeps its generation. New files take the
+ * next value of the instance's generation counter (fsinfo.gen_next), so a
+ * handle to an old file is recognisably stale, also after a snapshot
+ * restore has brought older inodes back.
  */
 #include "wafl/wafl_int.h"
 
@@ -58,22 +60,18 @@ int inode_pick(struct wafl_fs *fs, uint64_t *ino, uint32_t *gen)
 		struct wbuf *b;
 		struct wafl_dinode *di;
 		int rc = inode_lookup(fs, i, 0, &b, &di);
-		if (rc == -ENOENT) {
+		if (rc == -ENOENT || (rc == 0 && di->mode == 0)) {
+			/* one counter per instance: a generation is never
+			 * handed out twice, even after a snapshot restore */
 			*ino = i;
-			*gen = 1;
-			fs->ino_cursor = i + 1;
-			return 0;
-		}
-		if (rc)
-			return rc;
-		if (di->mode == 0) {
-			*ino = i;
-			*gen = di->gen + 1;
+			*gen = fs->fsi.gen_next + 1;
 			if (*gen == 0)
 				*gen = 1;
 			fs->ino_cursor = i + 1;
 			return 0;
 		}
+		if (rc)
+			return rc;
 		if (++i >= max)
 			i = WAFL_INO_FIRST;
 	} while (i != start);

@@ -13,6 +13,9 @@
  * is durable. Otherwise a crash could leave the previous tree pointing at
  * overwritten data.
  *
+ * Snapshots: a block is also in use while the summary map (the OR of
+ * every snapshot's map, snap.c) has it; the allocator skips those too.
+ *
  * Space: a block is promised the moment a buffer becomes dirty (it will
  * need a home at the next CP), so operations check fs_space_check()
  * before they change anything, and a CP never runs out of room.
@@ -87,18 +90,26 @@ static int map_scan(struct wafl_fs *fs, struct wafl_dinode *di, uint64_t from, u
 		int rc = bmap_get(fs, WAFL_INO_ACTIVEMAP, di, 0, blk, 0, &b);
 		if (rc)
 			return rc;
+		/* snapshots' blocks are not free either */
+		const uint8_t *sum;
+		if ((rc = snap_summary_block(fs, blk, &sum)))
+			return rc;
 		while (v < blk_end) {
 			uint64_t bit = v % BITS_PER_MAPBLOCK;
-			if (b && (bit % 64) == 0 && v + 64 <= blk_end) {
-				uint64_t w;
-				memcpy(&w, b->data + bit / 8, 8);
-				if (w == ~0ull) {
+			if ((b || sum) && (bit % 64) == 0 && v + 64 <= blk_end) {
+				uint64_t w = 0, ws = 0;
+				if (b)
+					memcpy(&w, b->data + bit / 8, 8);
+				if (sum)
+					memcpy(&ws, sum + bit / 8, 8);
+				if ((w | ws) == ~0ull) {
 					v += 64;
 					continue;
 				}
 			}
-			bool on = b && (b->data[bit / 8] >> (bit % 8)) & 1;
-			if (!on && !u64set_has(&fs->inflight, v)) {
+			bool on = (b && (b->data[bit / 8] >> (bit % 8)) & 1) ||
+				  (sum && (sum[bit / 8] >> (bit % 8)) & 1);
+			if (!on && !u64set_has(&fs->inflight, v) && !u64set_has(&fs->sfree_set, v)) {
 				*found = v;
 				return 0;
 			}
@@ -147,8 +158,8 @@ static uint64_t cp_margin(uint64_t ndirty)
 static uint64_t phys_avail(struct wafl_fs *afs)
 {
 	struct wafl_aggr *a = afs->aggr;
-	uint64_t need = afs->fsi.used_blocks + afs->inflight.n + a->ndirty + cp_margin(a->ndirty) +
-			aggr_reserved_blocks(a);
+	uint64_t need = afs->fsi.used_blocks + afs->sum_only + afs->sfree.n + afs->inflight.n +
+			a->ndirty + cp_margin(a->ndirty) + aggr_reserved_blocks(a);
 	return need >= afs->fsi.space_blocks ? 0 : afs->fsi.space_blocks - need;
 }
 
@@ -158,7 +169,8 @@ uint64_t fs_avail_blocks(struct wafl_fs *fs)
 	uint64_t aggr_avail = phys_avail(&a->fs);
 	if (fs->type != WAFL_FST_FLEX)
 		return aggr_avail;
-	uint64_t need = fs->fsi.used_blocks + fs->inflight.n + fs->ndirty + cp_margin(fs->ndirty);
+	uint64_t need = fs->fsi.used_blocks + fs->sum_only + fs->sfree.n + fs->inflight.n +
+			fs->ndirty + cp_margin(fs->ndirty);
 	uint64_t own = need >= fs->limit_blocks ? 0 : fs->limit_blocks - need;
 	struct wafl_vol *v = vol_by_id(a, fs->volid);
 	if (v && v->guarantee == WAFL_GUAR_VOLUME)

@@ -190,7 +190,7 @@ _Static_assert(sizeof(struct wafl_dinode) == 256, "inode is 256 bytes");
 #define WAFL_INO_ACTIVEMAP 1  /* one bit per VBN: 1 = in use by the active fs */
 #define WAFL_INO_ROOT	   2  /* root directory (volumes) */
 #define WAFL_INO_SUMMARY   3  /* OR of all snapshot maps */
-#define WAFL_INO_SNAPTAB   4  /* snapshot table */
+#define WAFL_INO_SNAPTAB   4  /* snapshot table: its root is in fsinfo (no inode) */
 #define WAFL_INO_VOLTAB	   5  /* aggregate: the flexible volume table */
 #define WAFL_INO_MIRLOG	   6  /* directory of pre-allocated mirror log files */
 #define WAFL_INO_FIRST	   16 /* first inode for files */
@@ -214,8 +214,22 @@ _Static_assert(sizeof(struct wafl_dinode) == 256, "inode is 256 bytes");
  *   56    8 ino_hint     where inode allocation looks next
  *   64    8 ctime_sec    when the instance was made
  *   72    8 next_snapid
- *   80   48 reserved
+ *   80   32 snaptab      the snapshot table's index block (hole: none)
+ *  112    4 sflags       WAFL_FSF_*
+ *  116    4 gen_next     the newest inode generation handed out
+ *  120    8 reserved
  *  128  256 inofile      the inode file's inode (its mode, size, top[])
+ *
+ * The snapshot table is rooted here and not in the inode file: an entry
+ * holds a copy of the fsinfo of the CP that wrote it, inode-file root and
+ * checksums included, so it cannot live inside the tree it describes.
+ * It is a fixed two-level tree: the index block (level 1, ino
+ * WAFL_INO_SNAPTAB) points at up to 32 entry blocks (level 0), eight
+ * 512-byte entries each.
+ *
+ * Generations come from gen_next, one counter per instance, so a handle
+ * never names a later file even after a snapshot restore brings older
+ * inodes back.
  */
 #define WAFL_FSI_MAGIC 0x49534657u /* "WFSI" */
 enum wafl_fstype { WAFL_FST_AGGR = 1, WAFL_FST_TRAD = 2, WAFL_FST_FLEX = 3 };
@@ -232,9 +246,15 @@ struct wafl_fsinfo {
 	uint64_t ino_hint;
 	int64_t ctime_sec;
 	uint64_t next_snapid;
-	uint8_t rsvd[48];
+	struct wafl_bptr snaptab;
+	uint32_t sflags;
+	uint32_t gen_next;
+	uint8_t rsvd[8];
 	struct wafl_dinode inofile;
 };
+#define WAFL_FSF_SNAPDIR_VISIBLE 0x1 /* readdir lists .snapshot */
+#define WAFL_FSF_SUMMARY_STALE	 0x2 /* a deletion's summary rebuild is unfinished */
+#define WAFL_FSF_SPLITTING	 0x4 /* a clone split is under way */
 _Static_assert(sizeof(struct wafl_fsinfo) == 384, "fsinfo is 384 bytes");
 
 /*
@@ -346,25 +366,40 @@ _Static_assert(sizeof(struct wafl_volent) == 1024, "volume entry is 1 KiB");
 #define WAFL_VF_MIRROR_DST     0x1 /* read-only mirror destination */
 
 /*
- * Snapshot table (inode WAFL_INO_SNAPTAB of every instance): 512-byte
+ * Snapshot table (rooted in fsinfo.snaptab, see above): 512-byte
  * entries, eight per block, up to 255 used.
  *
  *  off size field     meaning
  *    0    4 snapid    0 = free slot
- *    4    4 flags
+ *    4    4 flags      WAFL_SNAP_*
  *    8    8 ctime_sec
  *   16    4 ctime_nsec
- *   20   28 reserved
+ *   20    4 reserved
+ *   24    8 tab_vvbn  the table's index block as the snapshot's CP wrote it:
+ *   32    8 tab_pvbn  its map holds that table, which its tree does not reach
+ *   40    8 reserved
  *   48   64 name      NUL-terminated
  *  112   16 reserved
  *  128  384 fsinfo    the saved root; its active map is the snapshot's map
+ *
+ * A block is free when neither the active map nor the summary map (inode
+ * WAFL_INO_SUMMARY: the OR of every snapshot's map) has it. A new
+ * snapshot's map equals the active map until the next CP changes it, so
+ * that CP ORs it into the summary before it frees anything (UNMERGED
+ * marks the entries still to be merged).
  */
+#define WAFL_SNAP_UNMERGED 0x1
+#define WAFL_SNAPTAB_BLOCKS 32u
+#define WAFL_SNAPS_PER_BLOCK 8u
 struct wafl_snapent {
 	uint32_t snapid;
 	uint32_t flags;
 	int64_t ctime_sec;
 	uint32_t ctime_nsec;
-	uint8_t rsvd[28];
+	uint32_t rsvd0;
+	uint64_t tab_vvbn;
+	uint64_t tab_pvbn;
+	uint8_t rsvd[8];
 	char name[64];
 	uint8_t rsvd2[16];
 	struct wafl_fsinfo fsinfo;

@@ -34,6 +34,7 @@ enum {
 	OP_VOLDESTROY = 8,
 	OP_VOLRESIZE = 9,
 	OP_VOLSTATE = 10,
+	OP_SNAPFIRST = 11, /* 11.. are snap.c's */
 };
 
 struct rec_hdr {
@@ -260,22 +261,118 @@ static int vol_usable(struct wafl_vol *v, bool write)
 	return 0;
 }
 
-/* Resolves a handle to its inode, or -ESTALE. */
-static int fh_inode(struct wafl_vol *v, const struct wafl_fh *fh, struct wbuf **b,
+/* The inode (ino, gen) of instance fs, or -ESTALE. */
+static int fs_inode(struct wafl_fs *fs, uint64_t ino, uint32_t gen, struct wbuf **b,
 		    struct wafl_dinode **di)
 {
-	if (!fh || fh->volid != v->fs->volid || fh->snapid != 0)
+	if (ino != WAFL_INO_ROOT && (ino < WAFL_INO_FIRST || ino >= inode_max(fs)))
 		return -ESTALE;
-	if (fh->ino != WAFL_INO_ROOT && (fh->ino < WAFL_INO_FIRST || fh->ino >= inode_max(v->fs)))
-		return -ESTALE;
-	int rc = inode_get(v->fs, fh->ino, b, di);
+	int rc = inode_get(fs, ino, b, di);
 	if (rc == -ENOENT)
 		return -ESTALE;
 	if (rc)
 		return rc;
-	if ((*di)->mode == 0 || (*di)->gen != fh->gen || ((*di)->iflags & WAFL_IF_META))
+	if ((*di)->mode == 0 || (*di)->gen != gen || ((*di)->iflags & WAFL_IF_META))
 		return -ESTALE;
 	return 0;
+}
+
+/* Resolves a handle of the active file system to its inode, or -ESTALE;
+ * a handle into a snapshot is -EROFS: everything that calls this writes. */
+static int fh_inode(struct wafl_vol *v, const struct wafl_fh *fh, struct wbuf **b,
+		    struct wafl_dinode **di)
+{
+	if (!fh || fh->volid != v->fs->volid)
+		return -ESTALE;
+	if (fh->snapid == WAFL_SNAPID_DIR)
+		return -EROFS;
+	if (fh->snapid != 0)
+		return snap_by_id(v->fs, fh->snapid) ? -EROFS : -ESTALE;
+	return fs_inode(v->fs, fh->ino, fh->gen, b, di);
+}
+
+static bool is_snapdir(const struct wafl_fh *fh)
+{
+	return fh && fh->snapid == WAFL_SNAPID_DIR;
+}
+
+int fh_resolve(struct wafl_vol *v, const struct wafl_fh *fh, struct wafl_fs **fs, struct wbuf **b,
+	       struct wafl_dinode **di)
+{
+	if (!fh || fh->volid != v->fs->volid || fh->snapid == WAFL_SNAPID_DIR)
+		return -ESTALE;
+	*fs = v->fs;
+	if (fh->snapid) {
+		int rc = snap_image(v->fs, fh->snapid, fs);
+		if (rc)
+			return rc;
+	}
+	return fs_inode(*fs, fh->ino, fh->gen, b, di);
+}
+
+/* ---- ".snapshot": a directory that is in every directory ------------ */
+
+static bool is_snapname(const char *name, size_t len)
+{
+	return len == sizeof(WAFL_SNAPDIR_NAME) - 1 && !memcmp(name, WAFL_SNAPDIR_NAME, len);
+}
+
+/* Its fileid: unlike any inode number (those stay below 2^40). */
+static uint64_t snapdir_fileid(uint64_t dino)
+{
+	return (1ull << 62) | dino;
+}
+
+/* The directory a ".snapshot" handle is in (active file system). */
+static int snapdir_parent(struct wafl_vol *v, const struct wafl_fh *fh, struct wbuf **b,
+			  struct wafl_dinode **di)
+{
+	if (fh->volid != v->fs->volid)
+		return -ESTALE;
+	int rc = fs_inode(v->fs, fh->ino, fh->gen, b, di);
+	if (!rc && (*di)->mode && ((*di)->mode & S_IFMT) != S_IFDIR)
+		rc = -ESTALE;
+	return rc;
+}
+
+static void snapdir_attr(struct wafl_vol *v, const struct wafl_fh *fh, struct wafl_attr *a)
+{
+	if (!a)
+		return;
+	struct wafl_fs *fs = v->fs;
+	memset(a, 0, sizeof(*a));
+	a->type = WAFL_FT_DIR;
+	a->mode = 0555;
+	a->nlink = 2;
+	a->size = WAFL_BS;
+	a->used_bytes = WAFL_BS;
+	a->fsid = fs->fsi.fsid;
+	a->ino = snapdir_fileid(fh->ino);
+	a->gen = fh->gen;
+	struct timespec t = {fs->fsi.ctime_sec, 0};
+	for (unsigned i = 0; i < fs->nsnaps; i++)
+		if (fs->snaps[i]->cp && fs->snaps[i]->cp <= fs->aggr->cp_durable)
+			t = fs->snaps[i]->ctime;
+	a->atime = a->mtime = a->ctime = t;
+}
+
+/* Directory dino of the active fs as snapshot s has it: its gen, or
+ * -ENOENT when the snapshot has no such directory. */
+static int snapdir_entry(struct wafl_vol *v, struct wafl_snap *s, uint64_t dino, uint32_t dgen,
+			 struct wafl_fs **img, struct wafl_dinode **di)
+{
+	if (!s->cp || s->cp > v->aggr->cp_durable)
+		return -ENOENT;
+	int rc = snap_image(v->fs, s->snapid, img);
+	if (rc)
+		return rc == -ESTALE ? -ENOENT : rc;
+	struct wbuf *b;
+	rc = fs_inode(*img, dino, dgen, &b, di);
+	if (rc == -ESTALE)
+		return -ENOENT;
+	if (!rc && !is_dir(*di))
+		rc = -ENOENT;
+	return rc;
 }
 
 static void fill_attr(struct wafl_fs *fs, uint64_t ino, const struct wafl_dinode *di,
@@ -343,6 +440,16 @@ static int log_rec(struct wafl_aggr *a, const void *rec, size_t len, struct wafl
 	}
 	cp_maybe(a);
 	return 0;
+}
+
+int ops_log_raw(struct wafl_aggr *a, const void *rec, size_t len, struct wafl_stab *st)
+{
+	return log_rec(a, rec, len, st);
+}
+
+int ops_room(struct wafl_aggr *a, size_t payload)
+{
+	return room_for(a, payload);
 }
 
 static void op_end(struct wafl_aggr *a)
@@ -588,6 +695,8 @@ static int apply_create(struct wafl_fs *fs, const struct rec_create *r, const ch
 	di->uid = r->uid;
 	di->gid = r->gid;
 	di->gen = r->gen;
+	if ((int32_t)(r->gen - fs->fsi.gen_next) > 0)
+		fs->fsi.gen_next = r->gen;
 	di->rdev_major = r->rdev_major;
 	di->rdev_minor = r->rdev_minor;
 	di->verf = r->verf;
@@ -747,7 +856,7 @@ int ops_replay(struct wafl_aggr *a, const uint8_t *p, size_t len)
 	NEED(len, sizeof(h));
 	memcpy(&h, p, sizeof(h));
 	struct wafl_fs *fs = &a->fs;
-	if (h.op < OP_VOLCREATE) {
+	if (h.op < OP_VOLCREATE || h.op >= OP_SNAPFIRST) {
 		struct wafl_vol *v = vol_by_id(a, h.volid);
 		if (!v)
 			return -EUCLEAN;
@@ -763,6 +872,8 @@ int ops_replay(struct wafl_aggr *a, const uint8_t *p, size_t len)
 		struct rec_remove rm;
 		struct rec_vol vol;
 	} r;
+	if (h.op >= OP_SNAPFIRST)
+		return snap_replay(a, h.op, p, len);
 	switch (h.op) {
 	case OP_SETATTR:
 		NEED(len, sizeof(r.sa));
@@ -867,9 +978,15 @@ int wafl_getattr(struct wafl_vol *v, const struct wafl_fh *fh, struct wafl_attr 
 		return rc;
 	struct wbuf *b;
 	struct wafl_dinode *di;
-	rc = fh_inode(v, fh, &b, &di);
+	if (is_snapdir(fh)) {
+		if (!(rc = snapdir_parent(v, fh, &b, &di)))
+			snapdir_attr(v, fh, out);
+		return rc;
+	}
+	struct wafl_fs *fs;
+	rc = fh_resolve(v, fh, &fs, &b, &di);
 	if (!rc)
-		fill_attr(v->fs, fh->ino, di, out);
+		fill_attr(fs, fh->ino, di, out);
 	op_end(v->aggr);
 	return rc;
 }
@@ -882,13 +999,62 @@ int wafl_access(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl
 		return rc;
 	struct wbuf *b;
 	struct wafl_dinode *di;
-	rc = fh_inode(v, fh, &b, &di);
+	struct wafl_fs *fs;
+	*granted = 0;
+	if (is_snapdir(fh)) {
+		if ((rc = snapdir_parent(v, fh, &b, &di)))
+			return rc;
+		*granted = want & 5; /* r-x for everyone, never w */
+		return 0;
+	}
+	rc = fh_resolve(v, fh, &fs, &b, &di);
 	if (rc)
 		return rc;
-	*granted = 0;
 	for (unsigned bit = 1; bit <= 4; bit <<= 1)
 		if ((want & bit) && may(di, c, bit) == 0)
 			*granted |= bit;
+	if (fh->snapid)
+		*granted &= ~2u; /* a snapshot is read-only */
+	return 0;
+}
+
+/* A name in a ".snapshot" directory: a snapshot, as the directory the
+ * ".snapshot" is in looked then. */
+static int snapdir_lookup(struct wafl_vol *v, const struct wafl_fh *dir, const char *name,
+			  struct wafl_fh *out, struct wafl_attr *attr)
+{
+	struct wbuf *b;
+	struct wafl_dinode *pdi;
+	size_t len;
+	int rc = snapdir_parent(v, dir, &b, &pdi);
+	if (!rc)
+		rc = check_name(name, &len);
+	if (rc)
+		return rc;
+	if (len == 1 && name[0] == '.') {
+		*out = *dir;
+		snapdir_attr(v, out, attr);
+		return 0;
+	}
+	if (len == 2 && name[0] == '.' && name[1] == '.') {
+		*out = *dir;
+		out->snapid = 0;
+		fill_attr(v->fs, dir->ino, pdi, attr);
+		return 0;
+	}
+	struct wafl_snap *s = snap_by_name(v->fs, name);
+	if (!s)
+		return -ENOENT;
+	struct wafl_fs *img;
+	struct wafl_dinode *di;
+	if ((rc = snapdir_entry(v, s, dir->ino, dir->gen, &img, &di)))
+		return rc;
+	out->volid = v->fs->volid;
+	out->snapid = s->snapid;
+	out->ino = dir->ino;
+	out->gen = di->gen;
+	fill_attr(img, dir->ino, di, attr);
+	op_end(v->aggr);
 	return 0;
 }
 
@@ -901,7 +1067,10 @@ int wafl_lookup(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl
 	size_t len;
 	struct wbuf *b;
 	struct wafl_dinode *ddi, *di;
-	if ((rc = fh_inode(v, dir, &b, &ddi)))
+	struct wafl_fs *fs;
+	if (is_snapdir(dir))
+		return snapdir_lookup(v, dir, name, out, attr);
+	if ((rc = fh_resolve(v, dir, &fs, &b, &ddi)))
 		return rc;
 	if (!is_dir(ddi))
 		return -ENOTDIR;
@@ -909,11 +1078,19 @@ int wafl_lookup(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl
 		return rc;
 	if ((rc = may(ddi, c, 1)))
 		return rc;
+	if (is_snapname(name, len)) {
+		if (dir->snapid)
+			return -ENOENT; /* no snapshots inside a snapshot */
+		*out = *dir;
+		out->snapid = WAFL_SNAPID_DIR;
+		snapdir_attr(v, out, attr);
+		return 0;
+	}
 	uint64_t ino;
 	uint8_t type;
-	if ((rc = dir_find(v->fs, dir->ino, ddi, name, len, &ino, &type)))
+	if ((rc = dir_find(fs, dir->ino, ddi, name, len, &ino, &type)))
 		goto out;
-	if ((rc = inode_get(v->fs, ino, &b, &di)))
+	if ((rc = inode_get(fs, ino, &b, &di)))
 		goto out;
 	if (di->mode == 0) {
 		wafl_logf(WLOG_ERR, "vol %u: directory %llu names free inode %llu", v->fs->volid,
@@ -922,10 +1099,10 @@ int wafl_lookup(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl
 		goto out;
 	}
 	out->volid = v->fs->volid;
-	out->snapid = 0;
+	out->snapid = dir->snapid;
 	out->ino = ino;
 	out->gen = di->gen;
-	fill_attr(v->fs, ino, di, attr);
+	fill_attr(fs, ino, di, attr);
 out:
 	op_end(v->aggr);
 	return rc;
@@ -939,7 +1116,10 @@ int wafl_read(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_f
 		return rc;
 	struct wbuf *b;
 	struct wafl_dinode *di;
-	if ((rc = fh_inode(v, fh, &b, &di)))
+	struct wafl_fs *fs;
+	if (is_snapdir(fh))
+		return -EISDIR;
+	if ((rc = fh_resolve(v, fh, &fs, &b, &di)))
 		return rc;
 	if (is_dir(di))
 		return -EISDIR;
@@ -964,7 +1144,7 @@ int wafl_read(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_f
 		if (n > len - done)
 			n = len - done;
 		struct wbuf *db;
-		rc = bmap_get(v->fs, fh->ino, di, 0, pos / WAFL_BS, 0, &db);
+		rc = bmap_get(fs, fh->ino, di, 0, pos / WAFL_BS, 0, &db);
 		if (rc)
 			goto out;
 		if (db)
@@ -1190,6 +1370,8 @@ static int prep_dir_change(struct wafl_vol *v, const struct wafl_cred *c, const 
 		return -ENOTDIR;
 	if ((rc = check_name(name, len)))
 		return rc;
+	if (is_snapname(name, *len))
+		return -EACCES; /* the snapshot directory is in every directory */
 	if ((rc = may(*ddi, c, 3)))
 		return rc;
 	return 0;
@@ -1402,7 +1584,10 @@ int wafl_readlink(struct wafl_vol *v, const struct wafl_cred *c, const struct wa
 		return rc;
 	struct wbuf *b, *db;
 	struct wafl_dinode *di;
-	if ((rc = fh_inode(v, fh, &b, &di)))
+	struct wafl_fs *fs;
+	if (is_snapdir(fh))
+		return -EINVAL;
+	if ((rc = fh_resolve(v, fh, &fs, &b, &di)))
 		return rc;
 	if ((di->mode & S_IFMT) != S_IFLNK)
 		return -EINVAL;
@@ -1411,7 +1596,7 @@ int wafl_readlink(struct wafl_vol *v, const struct wafl_cred *c, const struct wa
 	size_t done = 0;
 	while (done < di->size) {
 		size_t n = di->size - done < WAFL_BS ? di->size - done : WAFL_BS;
-		if ((rc = bmap_get(v->fs, fh->ino, di, 0, done / WAFL_BS, 0, &db)))
+		if ((rc = bmap_get(fs, fh->ino, di, 0, done / WAFL_BS, 0, &db)))
 			return rc;
 		if (!db)
 			return -EUCLEAN;
@@ -1653,6 +1838,50 @@ static int rd_cb(void *arg, const char *name, size_t len, uint64_t ino, uint8_t 
 	return r->fn(r->arg, &e);
 }
 
+/* ".snapshot": ".", "..", then each snapshot that has the directory;
+ * cookies follow snapshot ids, so they stay valid as snapshots come and
+ * go. */
+static int snapdir_readdir(struct wafl_vol *v, const struct wafl_fh *dir, uint64_t cookie,
+			   wafl_readdir_fn fn, void *arg, bool *eof)
+{
+	struct wbuf *b;
+	struct wafl_dinode *pdi;
+	int rc = snapdir_parent(v, dir, &b, &pdi);
+	if (rc)
+		return rc;
+	*eof = false;
+	if (cookie == 0) {
+		struct wafl_dirent e = {".", 1, snapdir_fileid(dir->ino), 1, WAFL_FT_DIR};
+		if (fn(arg, &e))
+			return 0;
+	}
+	if (cookie <= 1) {
+		struct wafl_dirent e = {"..", 2, dir->ino, 2, WAFL_FT_DIR};
+		if (fn(arg, &e))
+			return 0;
+	}
+	struct wafl_fs *fs = v->fs;
+	for (unsigned i = 0; i < fs->nsnaps; i++) {
+		struct wafl_snap *s = fs->snaps[i];
+		uint64_t ck = 2ull + s->snapid;
+		if (ck <= cookie)
+			continue;
+		struct wafl_fs *img;
+		struct wafl_dinode *di;
+		rc = snapdir_entry(v, s, dir->ino, dir->gen, &img, &di);
+		if (rc == -ENOENT)
+			continue;
+		if (rc)
+			return rc;
+		struct wafl_dirent e = {s->name, strlen(s->name), dir->ino, ck, WAFL_FT_DIR};
+		if (fn(arg, &e))
+			return 0;
+	}
+	*eof = true;
+	op_end(v->aggr);
+	return 0;
+}
+
 int wafl_readdir(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_fh *dir,
 		 uint64_t cookie, wafl_readdir_fn fn, void *arg, bool *eof)
 {
@@ -1661,7 +1890,10 @@ int wafl_readdir(struct wafl_vol *v, const struct wafl_cred *c, const struct waf
 		return rc;
 	struct wbuf *b;
 	struct wafl_dinode *ddi;
-	if ((rc = fh_inode(v, dir, &b, &ddi)))
+	struct wafl_fs *fs;
+	if (is_snapdir(dir))
+		return snapdir_readdir(v, dir, cookie, fn, arg, eof);
+	if ((rc = fh_resolve(v, dir, &fs, &b, &ddi)))
 		return rc;
 	if (!is_dir(ddi))
 		return -ENOTDIR;
@@ -1679,9 +1911,15 @@ int wafl_readdir(struct wafl_vol *v, const struct wafl_cred *c, const struct waf
 		if (fn(arg, &e))
 			return 0;
 	}
+	if (cookie <= 2 && !dir->snapid && (v->fs->fsi.sflags & WAFL_FSF_SNAPDIR_VISIBLE)) {
+		struct wafl_dirent e = {WAFL_SNAPDIR_NAME, sizeof(WAFL_SNAPDIR_NAME) - 1,
+					snapdir_fileid(dir->ino), 3, WAFL_FT_DIR};
+		if (fn(arg, &e))
+			return 0;
+	}
 	struct dir_io io;
 	struct dirctx dc;
-	dirctx_init(&io, &dc, v->fs, dir->ino, ddi);
+	dirctx_init(&io, &dc, fs, dir->ino, ddi);
 	struct rd_ctx r = {fn, arg};
 	rc = dir_iterate(&io, cookie < 2 ? 2 : cookie, rd_cb, &r, eof);
 	op_end(v->aggr);
@@ -1693,7 +1931,9 @@ int wafl_fsstat(struct wafl_vol *v, struct wafl_fsstat *out)
 	struct wafl_fs *fs = v->fs;
 	uint64_t total = fs->type == WAFL_FST_FLEX ? fs->limit_blocks : fs->fsi.space_blocks;
 	uint64_t avail = fs_avail_blocks(fs);
-	uint64_t used = fs->fsi.used_blocks;
+	/* "used" is the active file system; what snapshots alone hold is
+	 * not free either */
+	uint64_t used = fs->fsi.used_blocks + fs->sum_only;
 	uint64_t free_blocks = total > used ? total - used : 0;
 	if (avail > free_blocks)
 		avail = free_blocks;
@@ -1777,7 +2017,7 @@ static int meta_inode(struct wafl_fs *fs, uint64_t ino, uint32_t mode, const str
 
 int fs_format(struct wafl_fs *fs, bool with_root, const struct timespec *now)
 {
-	static const uint64_t files[] = {WAFL_INO_ACTIVEMAP, WAFL_INO_SUMMARY, WAFL_INO_SNAPTAB};
+	static const uint64_t files[] = {WAFL_INO_ACTIVEMAP, WAFL_INO_SUMMARY};
 	struct wafl_dinode *di;
 	int rc;
 	fs->fsi.inofile.mode = S_IFREG | 0600;

@@ -28,8 +28,7 @@
  *
  * Caveats, honestly: cache misses are read synchronously on the loop
  * thread (the disks sit behind the OS page cache); RAID groups are RAID-0
- * until parity lands; snapshots have their on-disk home but no operations
- * yet.
+ * until parity lands.
  */
 #ifndef WAFL_WAFL_H
 #define WAFL_WAFL_H
@@ -176,10 +175,91 @@ struct wafl_vol_info {
 	enum wafl_vol_state state;
 	enum wafl_guarantee guarantee;
 	uint64_t size_bytes;
-	uint64_t used_blocks; /* including metadata */
+	uint64_t used_blocks; /* active file system, including metadata */
 	uint64_t files_used, files_max;
+	unsigned nsnaps;
+	uint64_t snap_blocks;	    /* held by snapshots only (not by the active fs) */
+	uint64_t reclaiming_blocks; /* being freed by snapshot deletions */
+	bool snapdir_visible;	    /* ".snapshot" listed by readdir */
+	/* clones */
+	char parent[WAFL_VOLNAME_MAX + 1];	/* "" unless a clone not yet split */
+	char parent_snap[WAFL_VOLNAME_MAX + 1]; /* the parent's snapshot it grew from */
+	bool splitting;
+	uint64_t split_blocks_left; /* blocks still shared with the parent */
 };
 void wafl_vol_info(struct wafl_vol *v, struct wafl_vol_info *out);
+
+/* ---- snapshots ------------------------------------------------------ */
+
+/*
+ * A snapshot is a read-only image of a volume at one consistency point:
+ * creating one costs that CP. Its files are served under ".snapshot/NAME"
+ * from every directory of the volume (handles with snapid != 0); writes
+ * there fail with -EROFS. Deleting a snapshot frees, in the background,
+ * exactly the blocks no other image holds. Names follow wafl_name_valid().
+ */
+#define WAFL_SNAP_MAX	  255u
+#define WAFL_SNAPNAME_MAX 63u
+#define WAFL_SNAPDIR_NAME ".snapshot"
+/* fh.snapid of a ".snapshot" directory; its fh.ino is the directory it
+ * appears in (whose own handle has snapid 0). */
+#define WAFL_SNAPID_DIR 0xffffffffu
+
+struct wafl_snap_info {
+	uint32_t snapid;
+	char name[WAFL_SNAPNAME_MAX + 1];
+	struct timespec ctime;
+	uint64_t cp;
+	uint64_t map_blocks; /* blocks its image holds */
+	uint64_t own_blocks; /* held by it alone: what deleting it frees (with_space) */
+	char clone[WAFL_VOLNAME_MAX + 1]; /* a clone volume grown from it, or "" */
+};
+
+/* Takes a snapshot: it exists (and *st is durable) after the next CP,
+ * which this requests. -EEXIST, -ENOSPC (255 already), -EINVAL (name). */
+int wafl_snap_create(struct wafl_vol *v, const char *name, struct wafl_stab *st);
+/* -ENOENT; -EBUSY when a clone depends on it: why (if given) names the
+ * clone. Its blocks are freed in the background (wafl_vol_info's
+ * reclaiming_blocks). */
+int wafl_snap_delete(struct wafl_vol *v, const char *name, char *why, size_t whylen,
+		     struct wafl_stab *st);
+int wafl_snap_rename(struct wafl_vol *v, const char *from, const char *to, struct wafl_stab *st);
+/* Reverts the whole active file system to the snapshot, online. Other
+ * snapshots stay. Handles of files that the snapshot does not have become
+ * -ESTALE: generations are never reused within a volume. */
+int wafl_snap_restore(struct wafl_vol *v, const char *name, struct wafl_stab *st);
+/* Oldest first; fills min(max, *n) entries, *n = how many exist.
+ * with_space also computes own_blocks (reads every snapshot's map). */
+int wafl_snap_list(struct wafl_vol *v, struct wafl_snap_info *out, unsigned max, unsigned *n,
+		   bool with_space);
+/* Whether readdir lists ".snapshot" (lookup always finds it). */
+int wafl_vol_set_snapdir(struct wafl_vol *v, bool visible, struct wafl_stab *st);
+
+/* The blocks new in `to` since snapshot `base` (added) and those `base`
+ * held that `to` no longer does (freed); to = NULL is the active file
+ * system as of the newest CP. Map blocks that did not change between the
+ * two are skipped without being read, so the cost follows the change, not
+ * the volume. vbn is the volume's block number (VVBN of a flexible
+ * volume), pvbn where the data lives (0 for freed blocks). */
+struct wafl_diff_stats {
+	uint64_t added, freed;
+	uint64_t map_blocks_read, map_blocks_skipped;
+};
+typedef int (*wafl_diff_fn)(void *arg, uint64_t vbn, uint64_t pvbn, bool added);
+int wafl_snap_diff(struct wafl_vol *v, const char *base, const char *to, wafl_diff_fn fn, void *arg,
+		   struct wafl_diff_stats *st);
+
+/* ---- clones --------------------------------------------------------- */
+
+/* A new writable flexible volume whose contents start as snapshot `snap`
+ * of flexible volume `parent`, sharing its blocks: costs metadata only.
+ * The snapshot cannot be deleted while the clone depends on it. */
+int wafl_vol_clone(struct wafl_aggr *a, const char *name, const char *parent, const char *snap,
+		   struct wafl_stab *st);
+/* Starts copying the blocks the clone still shares with its parent, in the
+ * background; when done the clone is independent (wafl_vol_info). -EINVAL
+ * if not a clone. */
+int wafl_vol_clone_split(struct wafl_vol *v);
 
 /* ---- files: the handle-based, NFS-shaped operations ----------------- */
 

@@ -13,6 +13,9 @@
  *   nvlog.c   the intent log, its writer thread, reading it for replay
  *   ops.c     the NFS-shaped volume operations, their log records, replay
  *   aggr.c    create, open, close; flexible volumes
+ *   snap.c    snapshots: the table, the summary map, create, delete
+ *             (background reclaim), restore, read-only images, diffs;
+ *             clones and their split
  *   check.c   the consistency checker
  *   dir.c     directories (B+trees), through struct dir_io
  */
@@ -115,6 +118,7 @@ struct ctx_expect {
 	uint64_t vvbn;
 	uint64_t cp;	/* 0 = unknown (superblocks, labels) */
 	uint32_t cksum; /* with cp */
+	uint32_t volid2; /* also accepted as the owner: a clone's parent (0 = none) */
 };
 /* 0, or -EUCLEAN with a description in why (may be NULL). */
 int ctx_verify(const uint8_t *slot, const struct ctx_expect *e, char *why, size_t whylen);
@@ -195,6 +199,39 @@ struct wafl_fs {
 	uint64_t limit_blocks;	/* flexvol: size in blocks (quota on used) */
 	struct wbuf_list dirty;
 	uint64_t ino_cursor;
+
+	/* snapshots (snap.c); none of this in a snapshot image */
+	struct wafl_dinode snapdi;	/* the table as a file: height 1, top[0] */
+	struct wafl_snap **snaps;	/* by snapid, oldest first */
+	unsigned nsnaps;
+	struct pairvec sfree;		/* left the summary, in no map: free at the next CP */
+	struct u64set sfree_set;	/* the same VBNs, kept from the allocator */
+	uint64_t sum_only;		/* blocks the summary holds and the active map does not */
+	bool rebuild;			/* summary rebuild after a delete, under way */
+	uint64_t rebuild_next;		/* next map block it looks at */
+	bool rebuild_again;		/* another delete came during the pass */
+	struct event *rebuild_ev;
+	uint64_t reclaimed;		/* blocks freed by rebuilds since open */
+	/* a snapshot image: the active instance it belongs to */
+	struct wafl_fs *active;
+	uint32_t snapid;
+	/* a clone: its parent volume and snapshot; split progress */
+	uint32_t parent_volid, parent_snapid;
+	uint64_t split_next; /* next inode the split looks at */
+	struct event *split_ev;
+};
+
+/* One snapshot of an instance (in memory; on disk a wafl_snapent). */
+struct wafl_snap {
+	uint32_t snapid;
+	uint32_t flags; /* WAFL_SNAP_* */
+	unsigned slot;	/* in the snapshot table */
+	char name[WAFL_SNAPNAME_MAX + 1];
+	struct timespec ctime;
+	uint64_t cp;		/* the CP that took it; 0 = the next one */
+	struct wafl_fsinfo fsi; /* its root, once cp is set */
+	struct wafl_bptr tab;	/* the table's index block its CP wrote (vvbn, pvbn) */
+	struct wafl_fs *img;	/* read-only instance, made on first use */
 };
 
 struct wafl_vol {
@@ -311,6 +348,9 @@ int fs_space_check(struct wafl_fs *fs, uint64_t nblocks);
 
 /* ---- cp.c ----------------------------------------------------------- */
 
+/* The container file's pointer for a flexvol VVBN (dirtied). */
+int cp_container_slot(struct wafl_aggr *a, struct wafl_fs *fs, uint64_t vvbn, bool create,
+		      struct wafl_bptr **slot);
 int cp_init(struct wafl_aggr *a);
 void cp_shutdown(struct wafl_aggr *a);
 /* Starts a CP unless one runs (then one more follows it). */
@@ -361,8 +401,41 @@ int ops_log_vol(struct wafl_aggr *a, int op, uint32_t volid, const char *name, u
 		uint64_t size_bytes, uint32_t guarantee, uint64_t fsid, uint32_t state,
 		const struct timespec *t, struct wafl_stab *st);
 int ops_vol_room(struct wafl_aggr *a);
+/* Logs a snapshot-administration record (snap.c builds it). */
+int ops_log_raw(struct wafl_aggr *a, const void *rec, size_t len, struct wafl_stab *st);
+int ops_room(struct wafl_aggr *a, size_t payload);
 /* Formats a new instance's metadata files (and root directory). */
 int fs_format(struct wafl_fs *fs, bool with_root, const struct timespec *now);
+/* Active instance and inode of a handle, also in a snapshot image (*fs). */
+int fh_resolve(struct wafl_vol *v, const struct wafl_fh *fh, struct wafl_fs **fs, struct wbuf **b,
+	       struct wafl_dinode **di);
+
+/* ---- snap.c --------------------------------------------------------- */
+
+/* Loads the snapshot table of an active instance (open, clone). */
+int snap_load(struct wafl_fs *fs);
+/* Frees snapshots, images and background work (close, destroy). */
+void snap_release(struct wafl_fs *fs);
+/* At the freeze, before homing: merge new snapshots into the summary,
+ * write new table entries, hand reclaimed blocks to the CP. */
+int snap_freeze(struct wafl_fs *fs);
+/* At sealing, when the inode file is sealed: the new entries get the
+ * fsinfo this CP writes. */
+void snap_seal_entries(struct wafl_fs *fs, uint64_t cp);
+/* The summary holds vbn (a snapshot has it)? */
+int snap_summary_test(struct wafl_fs *fs, uint64_t vbn, bool *on);
+/* The summary map block for map block blk; NULL if none. */
+int snap_summary_block(struct wafl_fs *fs, uint64_t blk, const uint8_t **data);
+/* Read-only image of a snapshot, or NULL (-ESTALE) if none by that id. */
+int snap_image(struct wafl_fs *fs, uint32_t snapid, struct wafl_fs **img);
+struct wafl_snap *snap_by_id(struct wafl_fs *fs, uint32_t snapid);
+struct wafl_snap *snap_by_name(struct wafl_fs *fs, const char *name);
+/* Log replay of the snapshot records. */
+int snap_replay(struct wafl_aggr *a, int op, const void *rec, size_t len);
+/* The fsid a snapshot's files report. */
+uint64_t snap_fsid(uint64_t fsid, uint32_t snapid);
+/* Snapshot and clone fields of wafl_vol_info. */
+void snap_vol_info(struct wafl_vol *v, struct wafl_vol_info *o);
 
 /* ---- aggr.c --------------------------------------------------------- */
 
@@ -380,5 +453,12 @@ void aggr_close_check(struct wafl_aggr *a);
 int voltab_get(struct wafl_aggr *a, unsigned slot, bool dirty, struct wbuf **b,
 	       struct wafl_volent **e);
 uint64_t aggr_reserved_blocks(struct wafl_aggr *a);
+/* Clones (snap.c decides, aggr.c keeps the volume table). */
+int aggr_vol_clone_attach(struct wafl_aggr *a, const char *name, uint32_t volid,
+			  uint64_t container, uint64_t size_bytes, uint64_t fsid,
+			  const struct wafl_fsinfo *fsi, uint32_t parent_volid, uint32_t parent_snap,
+			  const struct timespec *now, struct wafl_vol **out);
+/* The clone no longer shares anything: forget its parent. */
+int aggr_vol_clone_detach(struct wafl_vol *v);
 
 #endif
