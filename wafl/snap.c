@@ -61,7 +61,9 @@ struct rec_snap {
 	char name[64], name2[64];
 };
 
-#define REBUILD_SLICE 8	  /* map blocks per turn of the loop */
+#define REBUILD_SLICE	     8	       /* map blocks per turn of the loop, at most */
+#define REBUILD_TURN_FREES   4096      /* blocks freed per turn, at most */
+#define REBUILD_PENDING_MAX  (1u << 15) /* freed, waiting for a CP: then wait for it */
 #define SPLIT_SLICE   512 /* blocks a split dirties before it lets a CP run */
 
 static uint64_t nmap_blocks(const struct wafl_fs *fs)
@@ -294,6 +296,7 @@ static void rebuild_start(struct wafl_fs *fs)
 	}
 	fs->rebuild = true;
 	fs->rebuild_next = 0;
+	fs->rebuild_word = 0;
 	fs->rebuild_again = false;
 	fs->fsi.sflags |= WAFL_FSF_SUMMARY_STALE;
 	struct wafl_aggr *a = fs->aggr;
@@ -613,7 +616,11 @@ static int snaps_or(struct wafl_fs *fs, uint64_t k, uint8_t *out, const struct w
 
 /* ---- delete: the background summary rebuild -------------------------- */
 
-static int rebuild_block(struct wafl_fs *fs, uint64_t k, uint8_t *nsum)
+/* Brings summary block k up to date from word *word on, until the
+ * block ends or `budget` blocks were freed; *word says where it stopped
+ * (WAFL_BS / 8 when the block is done). */
+static int rebuild_block(struct wafl_fs *fs, uint64_t k, unsigned *word, uint64_t budget,
+			 uint8_t *nsum)
 {
 	int rc = snaps_or(fs, k, nsum, NULL);
 	if (rc)
@@ -622,16 +629,20 @@ static int rebuild_block(struct wafl_fs *fs, uint64_t k, uint8_t *nsum)
 	if ((rc = snap_summary_block(fs, k, &sd)))
 		return rc;
 	bool any = false;
-	for (unsigned w = 0; w < WAFL_BS && !any; w++)
+	for (unsigned w = *word * 8; w < WAFL_BS && !any; w++)
 		any = nsum[w] != (sd ? sd[w] : 0);
-	if (!any)
+	if (!any) {
+		*word = WAFL_BS / 8;
 		return 0;
+	}
 	struct wbuf *ab, *sb;
 	if ((rc = meta_block(fs, WAFL_INO_ACTIVEMAP, k, false, &ab)))
 		return rc;
 	if ((rc = meta_block(fs, WAFL_INO_SUMMARY, k, true, &sb)))
 		return rc;
-	for (unsigned w = 0; w < WAFL_BS / 8; w++) {
+	uint64_t freed_now = 0;
+	unsigned w = *word;
+	for (; w < WAFL_BS / 8 && freed_now < budget; w++) {
 		uint64_t old, nw, act = 0;
 		memcpy(&old, sb->data + w * 8, 8);
 		memcpy(&nw, nsum + w * 8, 8);
@@ -647,9 +658,11 @@ static int rebuild_block(struct wafl_fs *fs, uint64_t k, uint8_t *nsum)
 				return rc;
 			fs->sum_only--;
 			fs->reclaimed++;
+			freed_now++;
 		}
 		memcpy(sb->data + w * 8, &nw, 8);
 	}
+	*word = w;
 	return 0;
 }
 
@@ -661,8 +674,8 @@ static void rebuild_cb(evutil_socket_t fd, short what, void *arg)
 	struct wafl_aggr *a = fs->aggr;
 	if (!fs->rebuild || a->read_only)
 		return;
-	if (a->ndirty >= a->hard_dirty_bufs) {
-		/* let the CP drain first */
+	if (a->ndirty >= a->hard_dirty_bufs || fs->sfree.n >= REBUILD_PENDING_MAX) {
+		/* let a CP take what was freed so far first */
 		cp_request(a);
 		struct timeval tv = {0, 20000};
 		evtimer_add(fs->rebuild_ev, &tv);
@@ -671,8 +684,12 @@ static void rebuild_cb(evutil_socket_t fd, short what, void *arg)
 	uint8_t *nsum = malloc(WAFL_BS);
 	if (!nsum)
 		goto later;
-	for (unsigned n = 0; n < REBUILD_SLICE && fs->rebuild_next < nmap_blocks(fs); n++) {
-		int rc = rebuild_block(fs, fs->rebuild_next, nsum);
+	/* a bounded turn: some map blocks, or fewer if they free much */
+	uint64_t budget = REBUILD_TURN_FREES;
+	for (unsigned n = 0; n < REBUILD_SLICE && fs->rebuild_next < nmap_blocks(fs) && budget;
+	     n++) {
+		uint64_t before = fs->reclaimed;
+		int rc = rebuild_block(fs, fs->rebuild_next, &fs->rebuild_word, budget, nsum);
 		if (rc) {
 			wafl_logf(WLOG_ERR, "vol %u: snapshot space reclaim stopped (%s)", fs->volid,
 				  strerror(-rc));
@@ -680,6 +697,11 @@ static void rebuild_cb(evutil_socket_t fd, short what, void *arg)
 			fs->rebuild = false;
 			return;
 		}
+		uint64_t freed = fs->reclaimed - before;
+		budget = freed >= budget ? 0 : budget - freed;
+		if (fs->rebuild_word < WAFL_BS / 8)
+			break; /* the budget ran out inside the block */
+		fs->rebuild_word = 0;
 		fs->rebuild_next++;
 	}
 	free(nsum);
@@ -688,6 +710,7 @@ static void rebuild_cb(evutil_socket_t fd, short what, void *arg)
 	if (fs->rebuild_again) {
 		fs->rebuild_again = false;
 		fs->rebuild_next = 0;
+		fs->rebuild_word = 0;
 		goto later;
 	}
 	fs->rebuild = false;

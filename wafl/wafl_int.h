@@ -209,6 +209,7 @@ struct wafl_fs {
 	uint64_t sum_only;		/* blocks the summary holds and the active map does not */
 	bool rebuild;			/* summary rebuild after a delete, under way */
 	uint64_t rebuild_next;		/* next map block it looks at */
+	unsigned rebuild_word;		/* and the next 64-bit word in it */
 	bool rebuild_again;		/* another delete came during the pass */
 	struct event *rebuild_ev;
 	uint64_t reclaimed;		/* blocks freed by rebuilds since open */
