@@ -4,9 +4,11 @@
  *   filerctl [-s SOCKET] [--json] [--timeout SECONDS] COMMAND [ARGS]
  *
  * Commands follow ONTAP 7-Mode: aggr create|status|add-disks|check|destroy,
- * vol create|status|size|offline|online|restrict|destroy, export
- * add|remove|list, stats, cp, version, help. Output is a table for people,
- * or with --json one JSON object per command for scripts. See filerctl(8).
+ * vol create|status|size|offline|online|restrict|destroy|options, vol
+ * clone create|split, snap create|delete|rename|list|restore|sched
+ * (|sched-run, a testing aid), export add|remove|list, stats, cp, version,
+ * help. Output is a table for people, or with --json one JSON object per
+ * command for scripts. See filerctl(8).
  *
  * Exit status: 0 done; 1 the filer said no (or aggr check found
  * problems); 2 usage error; 3 the filer could not be reached or refused
@@ -724,6 +726,9 @@ static int refused(struct ctx *x, int status, const char *msg, const char *kind,
 		return report(x, EXIT_FAILED, status, msg, "I/O error");
 	case EROFS:
 		return report(x, EXIT_FAILED, status, msg, "read-only");
+	case ENXIO:
+		return report(x, EXIT_FAILED, status, msg, "%s '%s' is not online", k,
+			      name ? name : "");
 	case EPERM:
 	case EACCES:
 		return report(x, EXIT_FAILED, status, msg, "not permitted");
@@ -1209,20 +1214,30 @@ static int vol_status_of(struct ctx *x, const char *name, ctl_vol_status_res *re
 	return rc;
 }
 
+static int vol_show_of(struct ctx *x, const char *name, ctl_vol_show_res *res)
+{
+	ctl_name_args a = {.name = (char *)name};
+	int rc = CALL(x, FILERCTL_VOL_SHOW, ctl_name_args, &a, ctl_vol_show_res, res);
+	if (!rc && res->status)
+		rc = refused(x, res->status, res->msg, "volume", name);
+	return rc;
+}
+
 static int do_vol_status(struct ctx *x, int argc, char **argv)
 {
 	if (argc > 2)
 		return cmd_usage(x, "'vol status' takes at most one name");
 	const char *name = argc == 2 ? argv[1] : "";
-	ctl_vol_status_res res = {0};
-	int rc = vol_status_of(x, name, &res);
+	ctl_vol_show_res res = {0};
+	int rc = vol_show_of(x, name, &res);
 	if (rc)
 		goto out;
 	if (x->json) {
 		out_begin(x, true);
 		j_arr(&x->j, "volumes");
 		for (u_int i = 0; i < res.vols.vols_len; i++) {
-			ctl_vol_info *v = &res.vols.vols_val[i];
+			ctl_vol_detail *d = &res.vols.vols_val[i];
+			ctl_vol_info *v = &d->vol;
 			j_obj(&x->j, NULL);
 			j_str(&x->j, "name", v->name);
 			j_str(&x->j, "aggregate", v->aggr);
@@ -1235,6 +1250,14 @@ static int do_vol_status(struct ctx *x, int argc, char **argv)
 			j_u64(&x->j, "avail_bytes", v->size > v->used ? v->size - v->used : 0);
 			j_u64(&x->j, "files_used", v->files_used);
 			j_u64(&x->j, "files_max", v->files_max);
+			j_u64(&x->j, "nsnaps", d->nsnaps);
+			j_u64(&x->j, "snap_used_bytes", d->snap_used);
+			j_u64(&x->j, "reclaiming_bytes", d->reclaiming);
+			j_str(&x->j, "snapdir", d->snapdir_visible ? "visible" : "hidden");
+			j_str(&x->j, "parent", d->parent);
+			j_str(&x->j, "parent_snapshot", d->parent_snap);
+			j_bool(&x->j, "splitting", d->splitting);
+			j_u64(&x->j, "split_remaining_bytes", d->split_left);
 			j_end_obj(&x->j);
 		}
 		j_end_arr(&x->j);
@@ -1245,25 +1268,49 @@ static int do_vol_status(struct ctx *x, int argc, char **argv)
 		printf("No volumes.\n");
 		goto out;
 	}
-	struct table t = {.ncols = 10};
-	for (int c = 5; c < 10; c++)
+	struct table t = {.ncols = 13};
+	for (int c = 5; c < 12; c++)
 		t.right[c] = true;
 	t_row(&t, "Volume", "Aggr", "State", "Type", "Guarantee", "Size", "Used", "Avail", "Used%",
-	      "Files");
+	      "Files", "Snaps", "Snap used", "Clone of");
 	for (u_int i = 0; i < res.vols.vols_len; i++) {
-		ctl_vol_info *v = &res.vols.vols_val[i];
-		char s[4][32], f[48];
+		ctl_vol_detail *d = &res.vols.vols_val[i];
+		ctl_vol_info *v = &d->vol;
+		char s[5][32], f[48], ns[16], parent[160];
 		snprintf(s[3], 32, "%u%%", pct(v->used, v->size));
 		snprintf(f, sizeof(f), "%llu/%llu", (unsigned long long)v->files_used,
 			 (unsigned long long)v->files_max);
+		snprintf(ns, sizeof(ns), "%u", d->nsnaps);
+		if (d->parent[0])
+			snprintf(parent, sizeof(parent), "%s@%s%s", d->parent, d->parent_snap,
+				 d->splitting ? " (splitting)" : "");
+		else
+			snprintf(parent, sizeof(parent), "-");
 		t_row(&t, v->name, v->aggr, vol_state_name(v->state), v->flexible ? "flex" : "trad",
 		      guarantee_name(v->guarantee), human(v->size, s[0], 32),
 		      human(v->used, s[1], 32),
-		      human(v->size > v->used ? v->size - v->used : 0, s[2], 32), s[3], f);
+		      human(v->size > v->used ? v->size - v->used : 0, s[2], 32), s[3], f, ns,
+		      human(d->snap_used, s[4], 32), parent);
 	}
 	t_print(&t);
+	for (u_int i = 0; name[0] && i < res.vols.vols_len; i++) {
+		ctl_vol_detail *d = &res.vols.vols_val[i];
+		char b[3][32];
+		printf("\nSnapshots: %u, holding %s the active file system does not", d->nsnaps,
+		       human(d->snap_used, b[0], 32));
+		if (d->reclaiming)
+			printf(" (%s being freed)", human(d->reclaiming, b[1], 32));
+		printf(".\nSnapshot directory (.snapshot): %s.\n",
+		       d->snapdir_visible ? "visible" : "hidden");
+		if (d->parent[0] && d->splitting)
+			printf("Clone of '%s', snapshot '%s': splitting, %s still shared.\n",
+			       d->parent, d->parent_snap, human(d->split_left, b[2], 32));
+		else if (d->parent[0])
+			printf("Clone of '%s', snapshot '%s' (%s shared).\n", d->parent,
+			       d->parent_snap, human(d->split_left, b[2], 32));
+	}
 out:
-	xdr_free((xdrproc_t)xdr_ctl_vol_status_res, (char *)&res);
+	xdr_free((xdrproc_t)xdr_ctl_vol_show_res, (char *)&res);
 	return rc;
 }
 
@@ -1386,6 +1433,438 @@ static int do_vol_destroy(struct ctx *x, int argc, char **argv)
 	ctl_name_args a = {.name = argv[1]};
 	return simple(x, FILERCTL_VOL_DESTROY, (xdrproc_t)xdr_ctl_name_args, &a, "volume", a.name,
 		      "Volume '%s' destroyed.", "volume");
+}
+
+/* -- clones and options -- */
+
+static int do_vol_clone_create(struct ctx *x, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"snapshot", required_argument, 0, 's'},
+		{0, 0, 0, 0},
+	};
+	ctl_vol_clone_args a = {0};
+	int o, rc = 0;
+	begin_opts();
+	while ((o = next_opt(x, argc, argv, ":s:", lo)) != -1) {
+		if (o != 's')
+			return EXIT_USAGE;
+		a.snap = optarg;
+	}
+	if (argc - optind != 2)
+		return cmd_usage(x,
+				 "'vol clone create' needs the new volume's name and the parent");
+	if (!a.snap)
+		return cmd_usage(x, "'vol clone create' needs -s SNAPSHOT: the parent's snapshot "
+				    "to grow from");
+	a.name = argv[optind];
+	a.parent = argv[optind + 1];
+	if (!name_ok(x, "volume", a.name, &rc) || !name_ok(x, "volume", a.parent, &rc) ||
+	    !name_ok(x, "snapshot", a.snap, &rc))
+		return rc;
+	ctl_status_res res = {0};
+	if ((rc = CALL(x, FILERCTL_VOL_CLONE, ctl_vol_clone_args, &a, ctl_status_res, &res)))
+		return rc;
+	if (res.status == ENOENT && !strncmp(res.msg, "no volume ", 10))
+		rc = refused(x, res.status, res.msg, "volume", a.parent);
+	else if (res.status == ENOENT)
+		rc = report_q(x, EXIT_FAILED, res.status, res.msg, true,
+			      "no such snapshot '%s' of volume '%s'", a.snap, a.parent);
+	else if (res.status)
+		rc = refused(x, res.status, res.msg, "volume", a.name);
+	else {
+		done(x, "Volume '%s' cloned from snapshot '%s' of volume '%s'.", a.name, a.snap,
+		     a.parent);
+		if (x->json) {
+			j_str(&x->j, "volume", a.name);
+			j_str(&x->j, "parent", a.parent);
+			j_str(&x->j, "parent_snapshot", a.snap);
+			out_end(x);
+		}
+	}
+	xdr_free((xdrproc_t)xdr_ctl_status_res, (char *)&res);
+	return rc;
+}
+
+static int do_vol_clone_split(struct ctx *x, int argc, char **argv)
+{
+	if (argc != 2)
+		return cmd_usage(x, "'vol clone split' takes one clone volume");
+	int rc = 0;
+	if (!name_ok(x, "volume", argv[1], &rc))
+		return rc;
+	ctl_name_args a = {.name = argv[1]};
+	return simple(x, FILERCTL_VOL_CLONE_SPLIT, (xdrproc_t)xdr_ctl_name_args, &a, "volume",
+		      a.name,
+		      "Splitting clone '%s' from its parent in the background ('vol status' shows "
+		      "how much is left).",
+		      "volume");
+}
+
+static int do_vol_options(struct ctx *x, int argc, char **argv)
+{
+	if (argc != 2 && argc != 4)
+		return cmd_usage(x, "'vol options' takes a volume, and an option with its value");
+	int rc = 0;
+	if (!name_ok(x, "volume", argv[1], &rc))
+		return rc;
+	if (argc == 4) {
+		if (strcmp(argv[2], "snapdir"))
+			return cmd_usage(x, "no volume option '%s' (there is: snapdir)", argv[2]);
+		if (strcmp(argv[3], "visible") && strcmp(argv[3], "hidden"))
+			return cmd_usage(x, "snapdir is visible or hidden, not '%s'", argv[3]);
+		ctl_vol_option_args a = {.vol = argv[1], .option = argv[2], .value = argv[3]};
+		ctl_status_res res = {0};
+		if ((rc = CALL(x, FILERCTL_VOL_OPTION, ctl_vol_option_args, &a, ctl_status_res,
+			       &res)))
+			return rc;
+		if (res.status) {
+			rc = refused(x, res.status, res.msg, "volume", a.vol);
+		} else {
+			done(x, "Volume '%s': %s %s.", a.vol, a.option, a.value);
+			if (x->json) {
+				j_str(&x->j, "volume", a.vol);
+				j_obj(&x->j, "options");
+				j_str(&x->j, a.option, a.value);
+				j_end_obj(&x->j);
+				out_end(x);
+			}
+		}
+		xdr_free((xdrproc_t)xdr_ctl_status_res, (char *)&res);
+		return rc;
+	}
+	ctl_vol_show_res res = {0};
+	if ((rc = vol_show_of(x, argv[1], &res)))
+		goto out;
+	for (u_int i = 0; i < res.vols.vols_len; i++) {
+		const char *snapdir = res.vols.vols_val[i].snapdir_visible ? "visible" : "hidden";
+		if (x->json) {
+			out_begin(x, true);
+			j_str(&x->j, "volume", argv[1]);
+			j_obj(&x->j, "options");
+			j_str(&x->j, "snapdir", snapdir);
+			j_end_obj(&x->j);
+			out_end(x);
+		} else {
+			printf("snapdir %s\n", snapdir);
+		}
+	}
+out:
+	xdr_free((xdrproc_t)xdr_ctl_vol_show_res, (char *)&res);
+	return rc;
+}
+
+/* -- snapshots -- */
+
+/* The filer said no to a snapshot command about snapshot `snap` of `vol`. */
+static int snap_refused(struct ctx *x, int status, const char *msg, const char *vol,
+			const char *snap)
+{
+	if (status == ENOENT && !strncmp(msg, "no volume ", 10))
+		return refused(x, status, msg, "volume", vol);
+	if (status == ENOENT)
+		return report_q(x, EXIT_FAILED, status, msg, true,
+				"no such snapshot '%s' of volume '%s'", snap, vol);
+	if (status == EEXIST)
+		return report_q(x, EXIT_FAILED, status, msg, true,
+				"snapshot '%s' of volume '%s' already exists", snap, vol);
+	if (status == EBUSY)
+		return report_q(x, EXIT_FAILED, status, msg, true,
+				"snapshot '%s' of volume '%s' is busy: %s", snap, vol, msg);
+	if (status == ENOSPC)
+		return report(x, EXIT_FAILED, status, msg, "no room for another snapshot of '%s'",
+			      vol);
+	if (status == ENXIO)
+		return report(x, EXIT_FAILED, status, msg, "volume '%s' is not online", vol);
+	return refused(x, status, msg, "snapshot", snap);
+}
+
+/* snap create|delete|restore VOL NAME */
+static int snap_simple(struct ctx *x, int argc, char **argv, uint32_t proc, const char *okfmt)
+{
+	if (argc != 3)
+		return cmd_usage(x, "'%s' takes a volume and a snapshot name", x->cmd);
+	int rc = 0;
+	if (!name_ok(x, "volume", argv[1], &rc) || !name_ok(x, "snapshot", argv[2], &rc))
+		return rc;
+	ctl_snap_args a = {.vol = argv[1], .name = argv[2]};
+	ctl_status_res res = {0};
+	if ((rc = call(x, proc, (xdrproc_t)xdr_ctl_snap_args, &a, (xdrproc_t)xdr_ctl_status_res,
+		       &res)))
+		return rc;
+	if (res.status) {
+		rc = snap_refused(x, res.status, res.msg, a.vol, a.name);
+	} else {
+		done(x, okfmt, a.name, a.vol);
+		if (x->json) {
+			j_str(&x->j, "volume", a.vol);
+			j_str(&x->j, "snapshot", a.name);
+			out_end(x);
+		}
+	}
+	xdr_free((xdrproc_t)xdr_ctl_status_res, (char *)&res);
+	return rc;
+}
+
+static int do_snap_create(struct ctx *x, int argc, char **argv)
+{
+	return snap_simple(x, argc, argv, FILERCTL_SNAP_CREATE,
+			   "Snapshot '%s' of volume '%s' created.");
+}
+
+static int do_snap_delete(struct ctx *x, int argc, char **argv)
+{
+	return snap_simple(x, argc, argv, FILERCTL_SNAP_DELETE,
+			   "Snapshot '%s' of volume '%s' deleted (its space is freed in the "
+			   "background).");
+}
+
+static int do_snap_restore(struct ctx *x, int argc, char **argv)
+{
+	return snap_simple(x, argc, argv, FILERCTL_SNAP_RESTORE,
+			   "Restored from snapshot '%s': volume '%s' is as it was then.");
+}
+
+static int do_snap_rename(struct ctx *x, int argc, char **argv)
+{
+	if (argc != 4)
+		return cmd_usage(x, "'snap rename' takes a volume, a snapshot and its new name");
+	int rc = 0;
+	if (!name_ok(x, "volume", argv[1], &rc) || !name_ok(x, "snapshot", argv[2], &rc) ||
+	    !name_ok(x, "snapshot", argv[3], &rc))
+		return rc;
+	ctl_snap_rename_args a = {.vol = argv[1], .from = argv[2], .to = argv[3]};
+	ctl_status_res res = {0};
+	if ((rc = CALL(x, FILERCTL_SNAP_RENAME, ctl_snap_rename_args, &a, ctl_status_res, &res)))
+		return rc;
+	if (res.status) {
+		rc = snap_refused(x, res.status, res.msg, a.vol,
+				  res.status == EEXIST ? a.to : a.from);
+	} else {
+		done(x, "Snapshot '%s' of volume '%s' renamed '%s'.", a.from, a.vol, a.to);
+		if (x->json) {
+			j_str(&x->j, "volume", a.vol);
+			j_str(&x->j, "snapshot", a.to);
+			j_str(&x->j, "old_name", a.from);
+			out_end(x);
+		}
+	}
+	xdr_free((xdrproc_t)xdr_ctl_status_res, (char *)&res);
+	return rc;
+}
+
+/* "2026-11-22 14:00" in local time ("-" for 0 when none). */
+static const char *local_time(int64_t sec, char *buf, size_t len)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+	if (!sec || !localtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M", &tm))
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+static int do_snap_list(struct ctx *x, int argc, char **argv)
+{
+	if (argc > 2)
+		return cmd_usage(x, "'snap list' takes at most one volume");
+	int rc = 0;
+	const char *vol = argc == 2 ? argv[1] : "";
+	if (vol[0] && !name_ok(x, "volume", vol, &rc))
+		return rc;
+	ctl_name_args a = {.name = (char *)vol};
+	ctl_snap_list_res res = {0};
+	if ((rc = CALL(x, FILERCTL_SNAP_LIST, ctl_name_args, &a, ctl_snap_list_res, &res)))
+		return rc;
+	if (res.status) {
+		rc = refused(x, res.status, res.msg, "volume", vol);
+		goto out;
+	}
+	if (x->json) {
+		out_begin(x, true);
+		j_arr(&x->j, "snapshots");
+		for (u_int i = 0; i < res.snaps.snaps_len; i++) {
+			ctl_snap_info *p = &res.snaps.snaps_val[i];
+			j_obj(&x->j, NULL);
+			j_str(&x->j, "volume", p->vol);
+			j_str(&x->j, "name", p->name);
+			j_u64(&x->j, "snapid", p->snapid);
+			j_i64(&x->j, "created_sec", p->ctime_sec);
+			j_u64(&x->j, "cp", p->cp);
+			j_u64(&x->j, "own_bytes", p->own);
+			j_u64(&x->j, "image_bytes", p->image);
+			j_str(&x->j, "clone", p->clone);
+			j_end_obj(&x->j);
+		}
+		j_end_arr(&x->j);
+		out_end(x);
+		goto out;
+	}
+	if (!res.snaps.snaps_len) {
+		if (vol[0])
+			printf("Volume '%s' has no snapshots.\n", vol);
+		else
+			printf("No snapshots.\n");
+		goto out;
+	}
+	/* one volume: its name is known; all: a column for it */
+	bool all = !vol[0];
+	struct table t = {.ncols = all ? 6 : 5};
+	t.right[all + 2] = t.right[all + 3] = true;
+	if (all)
+		t_row(&t, "Volume", "Snapshot", "Created", "CP", "Own", "Clone");
+	else
+		t_row(&t, "Snapshot", "Created", "CP", "Own", "Clone");
+	for (u_int i = 0; i < res.snaps.snaps_len; i++) {
+		ctl_snap_info *p = &res.snaps.snaps_val[i];
+		char tm[32], cp[24], own[32];
+		local_time(p->ctime_sec, tm, sizeof(tm));
+		snprintf(cp, sizeof(cp), "%llu", (unsigned long long)p->cp);
+		human(p->own, own, sizeof(own));
+		const char *clone = p->clone[0] ? p->clone : "-";
+		if (all)
+			t_row(&t, p->vol, p->name, tm, cp, own, clone);
+		else
+			t_row(&t, p->name, tm, cp, own, clone);
+	}
+	t_print(&t);
+out:
+	xdr_free((xdrproc_t)xdr_ctl_snap_list_res, (char *)&res);
+	return rc;
+}
+
+static const char *const sched_kinds[] = {"hourly", "nightly", "weekly"};
+
+static const char *sched_kind_name(ctl_sched_kind k)
+{
+	return k >= CTL_SCHED_HOURLY && k <= CTL_SCHED_WEEKLY ? sched_kinds[k - 1] : "?";
+}
+
+static int do_snap_sched(struct ctx *x, int argc, char **argv)
+{
+	ctl_snap_sched_args a = {.vol = "", .hourly = -1, .nightly = -1, .weekly = -1};
+	int rc = 0;
+	if (argc >= 2) {
+		a.vol = argv[1];
+		if (!name_ok(x, "volume", a.vol, &rc))
+			return rc;
+	}
+	for (int i = 2; i < argc; i++) {
+		int *dst = NULL;
+		const char *eq = strchr(argv[i], '=');
+		size_t kl = eq ? (size_t)(eq - argv[i]) : 0;
+		for (int k = 0; k < 3 && eq; k++)
+			if (strlen(sched_kinds[k]) == kl && !strncmp(argv[i], sched_kinds[k], kl))
+				dst = k == 0 ? &a.hourly : k == 1 ? &a.nightly : &a.weekly;
+		if (!dst)
+			return cmd_usage(x, "'%s' is not hourly=N, nightly=N or weekly=N", argv[i]);
+		char *end;
+		unsigned long n = strtoul(eq + 1, &end, 10);
+		if (*end || end == eq + 1 || eq[1] == '-' || eq[1] == '+' || n > FILERCTL_SNAPS_MAX)
+			return cmd_usage(x, "bad count in '%s': 0 to %d", argv[i],
+					 FILERCTL_SNAPS_MAX);
+		if (*dst >= 0)
+			return cmd_usage(x, "'%.*s' given twice", (int)kl, argv[i]);
+		*dst = (int)n;
+		a.set = true;
+	}
+	ctl_snap_sched_res res = {0};
+	if ((rc = CALL(x, FILERCTL_SNAP_SCHED, ctl_snap_sched_args, &a, ctl_snap_sched_res, &res)))
+		return rc;
+	if (res.status) {
+		rc = refused(x, res.status, res.msg, "volume", a.vol);
+		goto out;
+	}
+	if (x->json) {
+		out_begin(x, true);
+		j_arr(&x->j, "schedules");
+		for (u_int i = 0; i < res.scheds.scheds_len; i++) {
+			ctl_snap_sched *e = &res.scheds.scheds_val[i];
+			j_obj(&x->j, NULL);
+			j_str(&x->j, "volume", e->vol);
+			j_u64(&x->j, "hourly", e->hourly);
+			j_u64(&x->j, "nightly", e->nightly);
+			j_u64(&x->j, "weekly", e->weekly);
+			j_i64(&x->j, "next_sec", e->next_sec);
+			j_str(&x->j, "next_kind", e->next_sec ? sched_kind_name(e->next_kind) : "");
+			j_end_obj(&x->j);
+		}
+		j_end_arr(&x->j);
+		out_end(x);
+		goto out;
+	}
+	if (a.set)
+		printf("Volume '%s': snapshot schedule set.\n", a.vol);
+	if (!res.scheds.scheds_len) {
+		printf("No snapshot schedules.\n");
+		goto out;
+	}
+	struct table t = {.ncols = 5};
+	t.right[1] = t.right[2] = t.right[3] = true;
+	t_row(&t, "Volume", "Hourly", "Nightly", "Weekly", "Next");
+	for (u_int i = 0; i < res.scheds.scheds_len; i++) {
+		ctl_snap_sched *e = &res.scheds.scheds_val[i];
+		char n[3][16], next[64], tm[32];
+		snprintf(n[0], 16, "%u", e->hourly);
+		snprintf(n[1], 16, "%u", e->nightly);
+		snprintf(n[2], 16, "%u", e->weekly);
+		if (e->next_sec)
+			snprintf(next, sizeof(next), "%s %s", local_time(e->next_sec, tm, 32),
+				 sched_kind_name(e->next_kind));
+		else
+			snprintf(next, sizeof(next), "- (none scheduled)");
+		t_row(&t, e->vol, n[0], n[1], n[2], next);
+	}
+	t_print(&t);
+out:
+	xdr_free((xdrproc_t)xdr_ctl_snap_sched_res, (char *)&res);
+	return rc;
+}
+
+static int do_snap_sched_run(struct ctx *x, int argc, char **argv)
+{
+	if (argc != 3)
+		return cmd_usage(x,
+				 "'snap sched-run' takes a volume and hourly, nightly or weekly");
+	int rc = 0;
+	if (!name_ok(x, "volume", argv[1], &rc))
+		return rc;
+	ctl_snap_sched_run_args a = {.vol = argv[1]};
+	for (int k = 0; k < 3; k++)
+		if (!strcmp(argv[2], sched_kinds[k]))
+			a.kind = (ctl_sched_kind)(k + 1);
+	if (!a.kind)
+		return cmd_usage(x, "'%s' is not hourly, nightly or weekly", argv[2]);
+	ctl_snap_sched_run_res res = {0};
+	if ((rc = CALL(x, FILERCTL_SNAP_SCHED_RUN, ctl_snap_sched_run_args, &a,
+		       ctl_snap_sched_run_res, &res)))
+		return rc;
+	if (res.status == EINVAL) {
+		rc = report(x, EXIT_FAILED, res.status, res.msg, "%s", res.msg);
+	} else if (res.status == EBUSY) {
+		rc = report(x, EXIT_FAILED, res.status, res.msg,
+			    "a scheduled snapshot of volume '%s' is under way: try again", a.vol);
+	} else if (res.status) {
+		rc = refused(x, res.status, res.msg, "volume", a.vol);
+	} else if (x->json) {
+		out_begin(x, true);
+		j_str(&x->j, "volume", a.vol);
+		j_str(&x->j, "kind", argv[2]);
+		j_str(&x->j, "created", res.created);
+		j_arr(&x->j, "deleted");
+		for (u_int i = 0; i < res.deleted.deleted_len; i++)
+			j_str(&x->j, NULL, res.deleted.deleted_val[i]);
+		j_end_arr(&x->j);
+		j_u64(&x->j, "kept", res.kept);
+		out_end(x);
+	} else {
+		printf("Snapshot '%s' of volume '%s' created; %u %s snapshot%s kept", res.created,
+		       a.vol, res.kept, argv[2], res.kept == 1 ? "" : "s");
+		for (u_int i = 0; i < res.deleted.deleted_len; i++)
+			printf("%s%s", i ? ", " : "; expired: ", res.deleted.deleted_val[i]);
+		printf(".\n");
+	}
+	xdr_free((xdrproc_t)xdr_ctl_snap_sched_run_res, (char *)&res);
+	return rc;
 }
 
 /* -- export -- */
@@ -1733,6 +2212,42 @@ static const struct cmd cmds[] = {
 	{"vol restrict", "NAME", "restrict a volume (mounted, not served to clients)", NULL,
 	 do_vol_restrict},
 	{"vol destroy", "NAME", "destroy a volume (take it offline first)", NULL, do_vol_destroy},
+	{"vol clone create", "NAME -s SNAPSHOT PARENT",
+	 "create a volume that starts as a snapshot of another, sharing its blocks",
+	 "The clone is writable at once and costs only metadata; the parent's snapshot\n"
+	 "cannot be deleted while the clone depends on it ('vol clone split' ends that).",
+	 do_vol_clone_create},
+	{"vol clone split", "NAME", "copy what a clone shares with its parent, in the background",
+	 "When the split is done the clone is an ordinary volume; 'vol status NAME'\n"
+	 "shows what is left to copy.",
+	 do_vol_clone_split},
+	{"vol options", "NAME [snapdir visible|hidden]", "show a volume's options, or set one",
+	 "snapdir: whether directory listings show .snapshot (it can be entered either\n"
+	 "way).",
+	 do_vol_options},
+	{"snap create", "VOLUME NAME", "take a snapshot of a volume", NULL, do_snap_create},
+	{"snap delete", "VOLUME NAME", "delete a snapshot (its space is freed in the background)",
+	 "Refused while a clone depends on the snapshot.", do_snap_delete},
+	{"snap rename", "VOLUME OLD NEW", "rename a snapshot", NULL, do_snap_rename},
+	{"snap list", "[VOLUME]", "list snapshots: when, CP, space held by each alone, clones",
+	 NULL, do_snap_list},
+	{"snap restore", "VOLUME NAME",
+	 "revert a whole volume to a snapshot (online; other snapshots stay)",
+	 "Everything written since the snapshot is lost; clients holding files the\n"
+	 "snapshot does not have get stale file handles.",
+	 do_snap_restore},
+	{"snap sched", "[VOLUME [hourly=N] [nightly=N] [weekly=N]]",
+	 "show or set how many scheduled snapshots a volume keeps",
+	 "Hourly snapshots are taken every hour at minute 0, nightly ones at 00:00 and\n"
+	 "weekly ones on Sundays at 00:00 (local time), named hourly.0 (the newest),\n"
+	 "hourly.1, ...; the oldest beyond N are deleted. 0 takes none; counts not\n"
+	 "given stay as they are.",
+	 do_snap_sched},
+	{"snap sched-run", "VOLUME hourly|nightly|weekly",
+	 "take a scheduled snapshot now, with its expiry (a testing aid)",
+	 "Does what the clock would do at the next hour: useful to check a schedule\n"
+	 "without waiting for it.",
+	 do_snap_sched_run},
 	{"export add", "PATH VOLUME CLIENTS", "export a volume to NFS clients",
 	 "CLIENTS is an exports(5) list, e.g. '10.0.0.0/8(rw) *.example.com(ro)'.", do_export_add},
 	{"export remove", "PATH", "stop exporting a path", NULL, do_export_remove},
@@ -1759,7 +2274,7 @@ static void global_usage(FILE *o)
 	fprintf(o, "usage: filerctl [-s SOCKET] [--json] [--timeout SECONDS] COMMAND [ARGS]\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < NCMDS; i++)
-		fprintf(o, "  %-15s %s\n", cmds[i].name, cmds[i].brief);
+		fprintf(o, "  %-17s %s\n", cmds[i].name, cmds[i].brief);
 	fprintf(o, "\nSOCKET defaults to $FILER_HOME/filer.sock, else ./var/filer.sock.\n"
 		   "'filerctl help COMMAND' or 'filerctl COMMAND --help' for one command.\n"
 		   "Exit status: 0 done, 1 the filer said no, 2 usage, 3 filer unreachable.\n");
@@ -1802,7 +2317,21 @@ static size_t edit_distance(const char *a, const char *b)
 
 static int words_of(const char *name)
 {
-	return strchr(name, ' ') ? 2 : 1;
+	int n = 1;
+	for (; *name; name++)
+		n += *name == ' ';
+	return n;
+}
+
+/* argv[0..k-1] joined by blanks. */
+static const char *join(char **argv, int k, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (int i = 0; i < k; i++) {
+		size_t used = strlen(buf);
+		snprintf(buf + used, len - used, "%s%s", i ? " " : "", argv[i]);
+	}
+	return buf;
 }
 
 /* The command the user most likely meant by argv[0..], or NULL. */
@@ -1814,11 +2343,8 @@ static const struct cmd *nearest(int argc, char **argv, int *nwords)
 		int k = words_of(cmds[i].name);
 		if (k > argc)
 			continue;
-		char typed[160];
-		if (k == 2)
-			snprintf(typed, sizeof(typed), "%s %s", argv[0], argv[1]);
-		else
-			snprintf(typed, sizeof(typed), "%s", argv[0]);
+		char typed[240];
+		join(argv, k, typed, sizeof(typed));
 		size_t d = edit_distance(typed, cmds[i].name);
 		if (d < bestd) {
 			bestd = d;
@@ -1833,37 +2359,60 @@ static const struct cmd *nearest(int argc, char **argv, int *nwords)
 	return bestd <= limit ? best : NULL;
 }
 
-static const char *const groups[] = {"aggr", "vol", "export"};
+/* How many of argv's first words name a group of commands ("vol",
+ * "vol clone"): the most that some command's name starts with, then a
+ * blank. 0: none. */
+static int group_words(int argc, char **argv)
+{
+	int best = 0;
+	for (int k = 1; k <= argc && k <= 2; k++) {
+		char g[240];
+		join(argv, k, g, sizeof(g));
+		size_t gl = strlen(g);
+		for (size_t i = 0; i < NCMDS; i++)
+			if (!strncmp(cmds[i].name, g, gl) && cmds[i].name[gl] == ' ')
+				best = k;
+	}
+	return best;
+}
+
+/* The commands of group g, without it: "create, status, ..." */
+static void group_subs(const char *g, char *subs, size_t len)
+{
+	size_t gl = strlen(g);
+	subs[0] = '\0';
+	for (size_t i = 0; i < NCMDS; i++) {
+		if (strncmp(cmds[i].name, g, gl) || cmds[i].name[gl] != ' ')
+			continue;
+		if (subs[0])
+			strncat(subs, ", ", len - strlen(subs) - 1);
+		strncat(subs, cmds[i].name + gl + 1, len - strlen(subs) - 1);
+	}
+}
 
 static int unknown_command(struct ctx *x, int argc, char **argv)
 {
-	char typed[160];
-	bool group = false;
-	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
-		if (!strcmp(argv[0], groups[i]))
-			group = true;
-	if (group && argc == 1) {
-		char subs[200] = "";
-		for (size_t i = 0; i < NCMDS; i++) {
-			size_t gl = strlen(argv[0]);
-			if (!strncmp(cmds[i].name, argv[0], gl) && cmds[i].name[gl] == ' ') {
-				if (subs[0])
-					strncat(subs, ", ", sizeof(subs) - strlen(subs) - 1);
-				strncat(subs, cmds[i].name + gl + 1,
-					sizeof(subs) - strlen(subs) - 1);
-			}
-		}
-		return report(x, EXIT_USAGE, 0, NULL, "'%s' needs a subcommand: %s", argv[0], subs);
+	char typed[240];
+	int gw = group_words(argc, argv);
+	if (gw && argc == gw) {
+		char subs[400];
+		join(argv, gw, typed, sizeof(typed));
+		group_subs(typed, subs, sizeof(subs));
+		return report(x, EXIT_USAGE, 0, NULL, "'%s' needs a subcommand: %s", typed, subs);
 	}
-	if (argc >= 2 && (group || argv[1][0] != '-'))
-		snprintf(typed, sizeof(typed), "%s %s", argv[0], argv[1]);
+	if (gw)
+		join(argv, gw + 1, typed, sizeof(typed));
+	else if (argc >= 2 && argv[1][0] != '-')
+		join(argv, 2, typed, sizeof(typed));
 	else
-		snprintf(typed, sizeof(typed), "%s", argv[0]);
+		join(argv, 1, typed, sizeof(typed));
 	int k = 0;
 	const struct cmd *c = nearest(argc, argv, &k);
-	if (c)
+	if (c) {
+		char mine[240];
 		return report(x, EXIT_USAGE, 0, NULL, "unknown command '%s'; did you mean '%s'?",
-			      k == 2 || group ? typed : argv[0], c->name);
+			      gw ? typed : join(argv, k, mine, sizeof(mine)), c->name);
+	}
 	return report(x, EXIT_USAGE, 0, NULL,
 		      "unknown command '%s' ('filerctl help' lists the commands)", typed);
 }
@@ -1874,19 +2423,18 @@ static int do_help(struct ctx *x, int argc, char **argv)
 		global_usage(stdout);
 		return 0;
 	}
-	char name[160];
-	snprintf(name, sizeof(name), "%s%s%s", argv[1], argc > 2 ? " " : "",
-		 argc > 2 ? argv[2] : "");
+	char name[240];
+	join(argv + 1, argc - 1, name, sizeof(name));
 	const struct cmd *c = cmd_by_name(name);
 	if (c) {
 		cmd_help(c);
 		return 0;
 	}
 	/* a group: its commands */
-	size_t gl = strlen(argv[1]);
+	size_t gl = strlen(name);
 	bool any = false;
-	for (size_t i = 0; argc == 2 && i < NCMDS; i++)
-		if (!strncmp(cmds[i].name, argv[1], gl) && cmds[i].name[gl] == ' ') {
+	for (size_t i = 0; group_words(argc - 1, argv + 1) == argc - 1 && i < NCMDS; i++)
+		if (!strncmp(cmds[i].name, name, gl) && cmds[i].name[gl] == ' ') {
 			printf("  filerctl %s %s\n      %s\n", cmds[i].name, cmds[i].args,
 			       cmds[i].brief);
 			any = true;
@@ -1971,18 +2519,14 @@ int main(int argc, char **argv)
 			args[n++] = argv[k];
 	args[n] = NULL;
 
+	/* the longest command the first words name: "vol clone create" */
 	const struct cmd *c = NULL;
 	int used = 0;
-	if (n >= 2) {
-		char two[160];
-		snprintf(two, sizeof(two), "%s %s", args[0], args[1]);
-		if ((c = cmd_by_name(two)))
-			used = 2;
+	for (int k = n < 3 ? n : 3; k >= 1 && !c; k--) {
+		char words[240];
+		if ((c = cmd_by_name(join(args, k, words, sizeof(words)))))
+			used = k;
 	}
-	if (!c && (c = cmd_by_name(args[0])) && words_of(c->name) == 1)
-		used = 1;
-	else if (used != 2)
-		c = NULL;
 	if (!c) {
 		x.cmd = args[0];
 		return unknown_command(&x, n, args);

@@ -10,8 +10,10 @@
  *
  * Results are built from the filer's state into memory owned by a
  * `struct reply` (a list of allocations) and freed once encoded. Strings
- * are cut to what ctl.x allows, so a reply always encodes. CP is the one
- * call answered later: once every aggregate's CP is durable.
+ * are cut to what ctl.x allows, so a reply always encodes. CP is
+ * answered once every aggregate's CP is durable; snapshot, clone and
+ * option changes once their change is (wafl_when_durable); a scheduled
+ * snapshot run once it ends. The volume actions answer at once.
  */
 #include <errno.h>
 #include <grp.h>
@@ -36,10 +38,29 @@ struct cp_wait {
 	LIST_ENTRY(cp_wait) link;
 };
 
+/* A call answered once its change is durable (or, run, once a scheduled
+ * snapshot run ends). Its arguments live here: nfs/ frees what XDR
+ * allocated in them when the call is answered. */
+struct dur_wait {
+	struct control *ctl;	   /* NULL once the control socket is gone */
+	struct nfs_rpc_call *call; /* NULL once answered */
+	bool run;		   /* answered with ctl_snap_sched_run_res */
+	union {
+		ctl_name_args name;
+		ctl_snap_args snap;
+		ctl_snap_rename_args rename;
+		ctl_vol_clone_args clone;
+		ctl_vol_option_args option;
+		ctl_snap_sched_run_args run;
+	} args;
+	LIST_ENTRY(dur_wait) link;
+};
+
 struct control {
 	struct filer *f;
 	char path[FILERCTL_PATH_MAX + 1];
 	LIST_HEAD(, cp_wait) cps;
+	LIST_HEAD(, dur_wait) durs;
 };
 
 /* Allocations that live until the reply is encoded. */
@@ -682,6 +703,428 @@ static void proc_cp(struct nfs_rpc_call *c, void *arg)
 	filer_cp(ctl->f, cp_done, w);
 }
 
+/* ---- snapshots, clones, options: answered once durable ----------------- */
+
+/* The wait of a call that may be answered later (NULL: answered already,
+ * out of memory). */
+static struct dur_wait *dur_new(struct control *ctl, struct nfs_rpc_call *c, bool run)
+{
+	struct dur_wait *w = calloc(1, sizeof(*w));
+	if (!w) {
+		nfs_rpc_reply_system_err(c);
+		return NULL;
+	}
+	w->ctl = ctl;
+	w->call = c;
+	w->run = run;
+	return w;
+}
+
+static void dur_done(void *arg)
+{
+	struct dur_wait *w = arg;
+	if (w->call) {
+		ctl_status_res res = {0};
+		res.msg = "";
+		nfs_rpc_reply(w->call, (xdrproc_t)xdr_ctl_status_res, &res);
+		LIST_REMOVE(w, link);
+	}
+	free(w);
+}
+
+/* A change: answered now when it failed, else once st is durable on a. */
+static void change_done(struct dur_wait *w, int rc, char *text, struct wafl_aggr *a,
+			const struct wafl_stab *st)
+{
+	if (rc) {
+		ctl_status_res res = {0};
+		result(rc, &res.status, &res.msg, text);
+		nfs_rpc_reply(w->call, (xdrproc_t)xdr_ctl_status_res, &res);
+		free(w);
+		return;
+	}
+	LIST_INSERT_HEAD(&w->ctl->durs, w, link);
+	wafl_when_durable(a, st, dur_done, w); /* may answer before it returns */
+}
+
+static void vol_detail(struct reply *r, struct filer_aggr *fa, struct wafl_vol *v,
+		       ctl_vol_detail *o)
+{
+	struct wafl_vol_info vi;
+	vol_info(r, fa, v, &o->vol);
+	wafl_vol_info(v, &vi);
+	o->nsnaps = vi.nsnaps;
+	o->snap_used = vi.snap_blocks * WAFL_BLOCK_SIZE;
+	o->reclaiming = vi.reclaiming_blocks * WAFL_BLOCK_SIZE;
+	o->snapdir_visible = vi.snapdir_visible;
+	o->parent = rstr(r, vi.parent, FILERCTL_NAME_MAX);
+	o->parent_snap = rstr(r, vi.parent_snap, FILERCTL_NAME_MAX);
+	o->splitting = vi.splitting;
+	o->split_left = vi.split_blocks_left * WAFL_BLOCK_SIZE;
+}
+
+static void proc_vol_show(struct nfs_rpc_call *c, void *arg)
+{
+	struct control *ctl = arg;
+	struct filer *f = ctl->f;
+	ctl_name_args a;
+	DECODE(c, xdr_ctl_name_args, a);
+	char text[FILERCTL_MSG_MAX];
+	struct reply r = {0};
+	ctl_vol_show_res res = {0};
+	res.msg = "";
+	size_t n = 0;
+	for (unsigned i = 0; i < f->naggrs; i++)
+		for (unsigned j = 0; f->aggrs[i].a && wafl_vol_at(f->aggrs[i].a, j); j++)
+			n++;
+	if (n > FILERCTL_VOLS_MAX)
+		n = FILERCTL_VOLS_MAX;
+	res.vols.vols_val = rmem(&r, n * sizeof(ctl_vol_detail));
+	if (!res.vols.vols_val) {
+		nfs_rpc_reply_system_err(c);
+		rfree(&r);
+		return;
+	}
+	for (unsigned i = 0; i < f->naggrs; i++) {
+		struct filer_aggr *fa = &f->aggrs[i];
+		struct wafl_vol *v;
+		for (unsigned j = 0; fa->a && res.vols.vols_len < n && (v = wafl_vol_at(fa->a, j));
+		     j++) {
+			struct wafl_vol_info vi;
+			wafl_vol_info(v, &vi);
+			if (a.name[0] && strcmp(a.name, vi.name))
+				continue;
+			vol_detail(&r, fa, v, &res.vols.vols_val[res.vols.vols_len++]);
+		}
+	}
+	if (a.name[0] && !res.vols.vols_len)
+		fail(&res.status, &res.msg, text, sizeof(text), ENOENT, "no volume named %s",
+		     a.name);
+	nfs_rpc_reply(c, (xdrproc_t)xdr_ctl_vol_show_res, &res);
+	rfree(&r);
+}
+
+/* Decodes a deferrable call's arguments into its wait (field of
+ * w->args); returns from the procedure when it cannot. */
+#define DECODE_WAIT(c, proc, w, field)                                                             \
+	do {                                                                                       \
+		if (!((w) = dur_new(ctl, (c), false)))                                             \
+			return;                                                                    \
+		if (!nfs_rpc_args((c), (xdrproc_t)(proc), &(w)->args.field)) {                     \
+			free(w);                                                                   \
+			return;                                                                    \
+		}                                                                                  \
+	} while (0)
+
+static void proc_vol_clone(struct nfs_rpc_call *c, void *arg)
+{
+	struct control *ctl = arg;
+	struct dur_wait *w;
+	DECODE_WAIT(c, xdr_ctl_vol_clone_args, w, clone);
+	ctl_vol_clone_args *a = &w->args.clone;
+	char text[FILERCTL_MSG_MAX];
+	text[0] = 0;
+	struct wafl_aggr *ag = NULL;
+	struct wafl_stab st = {0};
+	int rc = filer_vol_clone(ctl->f, a->name, a->parent, a->snap, &ag, &st, text, sizeof(text));
+	audit(c, rc, text, "vol clone create %s from snapshot %s of %s", a->name, a->snap,
+	      a->parent);
+	change_done(w, rc, text, ag, &st);
+}
+
+static void proc_vol_clone_split(struct nfs_rpc_call *c, void *arg)
+{
+	struct control *ctl = arg;
+	ctl_name_args a;
+	DECODE(c, xdr_ctl_name_args, a);
+	char text[FILERCTL_MSG_MAX];
+	text[0] = 0;
+	ctl_status_res res = {0};
+	int rc = filer_vol_clone_split(ctl->f, a.name, text, sizeof(text));
+	result(rc, &res.status, &res.msg, text);
+	audit(c, rc, text, "vol clone split %s", a.name);
+	nfs_rpc_reply(c, (xdrproc_t)xdr_ctl_status_res, &res);
+}
+
+static void proc_vol_option(struct nfs_rpc_call *c, void *arg)
+{
+	struct control *ctl = arg;
+	struct dur_wait *w;
+	DECODE_WAIT(c, xdr_ctl_vol_option_args, w, option);
+	ctl_vol_option_args *a = &w->args.option;
+	char text[FILERCTL_MSG_MAX];
+	text[0] = 0;
+	struct wafl_aggr *ag = NULL;
+	struct wafl_stab st = {0};
+	int rc;
+	if (strcmp(a->option, "snapdir")) {
+		rc = -EINVAL;
+		snprintf(text, sizeof(text), "no volume option '%s' (there is: snapdir)",
+			 a->option);
+	} else if (strcmp(a->value, "visible") && strcmp(a->value, "hidden")) {
+		rc = -EINVAL;
+		snprintf(text, sizeof(text), "snapdir is visible or hidden, not '%s'", a->value);
+	} else {
+		rc = filer_vol_set_snapdir(ctl->f, a->vol, !strcmp(a->value, "visible"), &ag, &st,
+					   text, sizeof(text));
+	}
+	audit(c, rc, text, "vol options %s %s %s", a->vol, a->option, a->value);
+	change_done(w, rc, text, ag, &st);
+}
+
+static void proc_snap_create(struct nfs_rpc_call *c, void *arg)
+{
+	struct control *ctl = arg;
+	struct dur_wait *w;
+	DECODE_WAIT(c, xdr_ctl_snap_args, w, snap);
+	ctl_snap_args *a = &w->args.snap;
+	char text[FILERCTL_MSG_MAX];
+	text[0] = 0;
+	struct wafl_aggr *ag = NULL;
+	struct wafl_stab st = {0};
+	int rc = filer_snap_create(ctl->f, a->vol, a->name, &ag, &st, text, sizeof(text));
+	audit(c, rc, text, "snap create %s %s", a->vol, a->name);
+	change_done(w, rc, text, ag, &st);
+}
+
+static void proc_snap_delete(struct nfs_rpc_call *c, void *arg)
+{
+	struct control *ctl = arg;
+	struct dur_wait *w;
+	DECODE_WAIT(c, xdr_ctl_snap_args, w, snap);
+	ctl_snap_args *a = &w->args.snap;
+	char text[FILERCTL_MSG_MAX];
+	text[0] = 0;
+	struct wafl_aggr *ag = NULL;
+	struct wafl_stab st = {0};
+	int rc = filer_snap_delete(ctl->f, a->vol, a->name, &ag, &st, text, sizeof(text));
+	audit(c, rc, text, "snap delete %s %s", a->vol, a->name);
+	change_done(w, rc, text, ag, &st);
+}
+
+static void proc_snap_rename(struct nfs_rpc_call *c, void *arg)
+{
+	struct control *ctl = arg;
+	struct dur_wait *w;
+	DECODE_WAIT(c, xdr_ctl_snap_rename_args, w, rename);
+	ctl_snap_rename_args *a = &w->args.rename;
+	char text[FILERCTL_MSG_MAX];
+	text[0] = 0;
+	struct wafl_aggr *ag = NULL;
+	struct wafl_stab st = {0};
+	int rc = filer_snap_rename(ctl->f, a->vol, a->from, a->to, &ag, &st, text, sizeof(text));
+	audit(c, rc, text, "snap rename %s %s %s", a->vol, a->from, a->to);
+	change_done(w, rc, text, ag, &st);
+}
+
+static void proc_snap_restore(struct nfs_rpc_call *c, void *arg)
+{
+	struct control *ctl = arg;
+	struct dur_wait *w;
+	DECODE_WAIT(c, xdr_ctl_snap_args, w, snap);
+	ctl_snap_args *a = &w->args.snap;
+	char text[FILERCTL_MSG_MAX];
+	text[0] = 0;
+	struct wafl_aggr *ag = NULL;
+	struct wafl_stab st = {0};
+	int rc = filer_snap_restore(ctl->f, a->vol, a->name, &ag, &st, text, sizeof(text));
+	audit(c, rc, text, "snap restore %s %s", a->vol, a->name);
+	change_done(w, rc, text, ag, &st);
+}
+
+/* Appends the snapshots of one volume; 0 or -errno (text says why). */
+static int snap_list_vol(struct filer *f, struct reply *r, ctl_snap_list_res *res, size_t cap,
+			 const char *vol, char *text, size_t len)
+{
+	struct wafl_snap_info *l;
+	unsigned n;
+	int rc = filer_snap_list(f, vol, true, &l, &n, text, len);
+	if (rc)
+		return rc;
+	for (unsigned i = 0; i < n && res->snaps.snaps_len < cap; i++) {
+		ctl_snap_info *o = &res->snaps.snaps_val[res->snaps.snaps_len++];
+		o->vol = rstr(r, vol, FILERCTL_NAME_MAX);
+		o->name = rstr(r, l[i].name, FILERCTL_NAME_MAX);
+		o->snapid = l[i].snapid;
+		o->ctime_sec = (int64_t)l[i].ctime.tv_sec;
+		o->ctime_nsec = (u_int)l[i].ctime.tv_nsec;
+		o->cp = l[i].cp;
+		o->image = l[i].map_blocks * WAFL_BLOCK_SIZE;
+		o->own = l[i].own_blocks * WAFL_BLOCK_SIZE;
+		o->clone = rstr(r, l[i].clone, FILERCTL_NAME_MAX);
+	}
+	free(l);
+	return 0;
+}
+
+static void proc_snap_list(struct nfs_rpc_call *c, void *arg)
+{
+	struct control *ctl = arg;
+	struct filer *f = ctl->f;
+	ctl_name_args a;
+	DECODE(c, xdr_ctl_name_args, a);
+	char text[FILERCTL_MSG_MAX];
+	text[0] = 0;
+	struct reply r = {0};
+	ctl_snap_list_res res = {0};
+	res.msg = "";
+	size_t nvols = 0;
+	for (unsigned i = 0; i < f->naggrs; i++)
+		for (unsigned j = 0; f->aggrs[i].a && wafl_vol_at(f->aggrs[i].a, j); j++)
+			nvols++;
+	size_t cap = a.name[0] ? WAFL_SNAP_MAX : nvols * WAFL_SNAP_MAX;
+	if (cap > FILERCTL_SNAP_LIST_MAX)
+		cap = FILERCTL_SNAP_LIST_MAX;
+	res.snaps.snaps_val = rmem(&r, cap * sizeof(ctl_snap_info));
+	if (!res.snaps.snaps_val) {
+		nfs_rpc_reply_system_err(c);
+		rfree(&r);
+		return;
+	}
+	int rc = 0;
+	if (a.name[0]) {
+		rc = snap_list_vol(f, &r, &res, cap, a.name, text, sizeof(text));
+	} else {
+		for (unsigned i = 0; !rc && i < f->naggrs; i++) {
+			struct wafl_vol *v;
+			for (unsigned j = 0;
+			     !rc && f->aggrs[i].a && (v = wafl_vol_at(f->aggrs[i].a, j)); j++) {
+				struct wafl_vol_info vi;
+				wafl_vol_info(v, &vi);
+				rc = snap_list_vol(f, &r, &res, cap, vi.name, text, sizeof(text));
+			}
+		}
+	}
+	if (rc) {
+		res.snaps.snaps_len = 0;
+		result(rc, &res.status, &res.msg, text);
+	}
+	nfs_rpc_reply(c, (xdrproc_t)xdr_ctl_snap_list_res, &res);
+	rfree(&r);
+}
+
+static void sched_out(struct filer *f, struct reply *r, const struct filer_sched *e,
+		      ctl_snap_sched *o)
+{
+	o->vol = rstr(r, e->vol, FILERCTL_NAME_MAX);
+	o->hourly = e->keep[FILER_SCHED_HOURLY];
+	o->nightly = e->keep[FILER_SCHED_NIGHTLY];
+	o->weekly = e->keep[FILER_SCHED_WEEKLY];
+	enum filer_sched_kind k = FILER_SCHED_HOURLY;
+	o->next_sec = (int64_t)filer_sched_next(f, e, &k);
+	o->next_kind = (ctl_sched_kind)(k + 1);
+}
+
+static void proc_snap_sched(struct nfs_rpc_call *c, void *arg)
+{
+	struct control *ctl = arg;
+	struct filer *f = ctl->f;
+	ctl_snap_sched_args a;
+	DECODE(c, xdr_ctl_snap_sched_args, a);
+	char text[FILERCTL_MSG_MAX];
+	text[0] = 0;
+	struct reply r = {0};
+	ctl_snap_sched_res res = {0};
+	res.msg = "";
+	int rc = 0;
+	if (a.set) {
+		int keep[FILER_SCHED_KINDS] = {a.hourly, a.nightly, a.weekly};
+		for (unsigned k = 0; k < FILER_SCHED_KINDS; k++)
+			if (keep[k] < -1)
+				keep[k] = (int)WAFL_SNAP_MAX + 1; /* refused as too many */
+		rc = filer_sched_set(f, a.vol, keep, text, sizeof(text));
+		audit(c, rc, text, "snap sched %s hourly=%d nightly=%d weekly=%d", a.vol, a.hourly,
+		      a.nightly, a.weekly);
+	} else if (a.vol[0] && !filer_vol_find(f, a.vol, NULL)) {
+		rc = -ENOENT;
+		snprintf(text, sizeof(text), "no volume %s", a.vol);
+	}
+	if (rc) {
+		result(rc, &res.status, &res.msg, text);
+		goto out;
+	}
+	struct filer_sched e;
+	unsigned n = 0;
+	while (filer_sched_at(f, n, &e))
+		n++;
+	res.scheds.scheds_val = rmem(&r, (n + 1) * sizeof(ctl_snap_sched));
+	if (!res.scheds.scheds_val) {
+		nfs_rpc_reply_system_err(c);
+		rfree(&r);
+		return;
+	}
+	bool found = false;
+	for (unsigned i = 0;
+	     filer_sched_at(f, i, &e) && res.scheds.scheds_len < FILERCTL_SCHEDS_MAX; i++) {
+		if (a.vol[0] && strcmp(a.vol, e.vol))
+			continue;
+		found = true;
+		sched_out(f, &r, &e, &res.scheds.scheds_val[res.scheds.scheds_len++]);
+	}
+	if (a.vol[0] && !found) {
+		/* a volume without a schedule: all counts 0 */
+		struct filer_sched none = {0};
+		snprintf(none.vol, sizeof(none.vol), "%s", a.vol);
+		sched_out(f, &r, &none, &res.scheds.scheds_val[res.scheds.scheds_len++]);
+	}
+out:
+	nfs_rpc_reply(c, (xdrproc_t)xdr_ctl_snap_sched_res, &res);
+	rfree(&r);
+}
+
+static void sched_run_done(void *arg, int rc, const struct filer_sched_result *sr)
+{
+	struct dur_wait *w = arg;
+	if (w->call) {
+		ctl_snap_sched_run_res res = {0};
+		char *deleted[WAFL_SNAP_MAX];
+		char text[FILERCTL_MSG_MAX];
+		snprintf(text, sizeof(text), "%s", sr->msg);
+		result(rc, &res.status, &res.msg, text);
+		res.created = rc ? "" : (char *)sr->created;
+		for (unsigned i = 0; i < sr->ndeleted && i < WAFL_SNAP_MAX; i++)
+			deleted[i] = (char *)sr->deleted[i];
+		res.deleted.deleted_len = sr->ndeleted;
+		res.deleted.deleted_val = deleted;
+		res.kept = sr->kept;
+		nfs_rpc_reply(w->call, (xdrproc_t)xdr_ctl_snap_sched_run_res, &res);
+		LIST_REMOVE(w, link);
+	}
+	free(w);
+}
+
+static void proc_snap_sched_run(struct nfs_rpc_call *c, void *arg)
+{
+	struct control *ctl = arg;
+	struct dur_wait *w;
+	DECODE_WAIT(c, xdr_ctl_snap_sched_run_args, w, run);
+	w->run = true;
+	ctl_snap_sched_run_args *a = &w->args.run;
+	char text[FILERCTL_MSG_MAX];
+	text[0] = 0;
+	int rc;
+	if (a->kind < CTL_SCHED_HOURLY || a->kind > CTL_SCHED_WEEKLY) {
+		rc = -EINVAL;
+		snprintf(text, sizeof(text), "no kind of schedule %d", (int)a->kind);
+	} else {
+		enum filer_sched_kind k = (enum filer_sched_kind)(a->kind - 1);
+		flog(LOG_NOTICE, "control (uid %u): snap sched-run %s %s", peer(c), a->vol,
+		     filer_sched_kind_name(k));
+		/* sched_run_done answers, maybe before this returns */
+		LIST_INSERT_HEAD(&ctl->durs, w, link);
+		rc = filer_sched_run(ctl->f, a->vol, k, sched_run_done, w, text, sizeof(text));
+		if (!rc)
+			return;
+		LIST_REMOVE(w, link);
+	}
+	ctl_snap_sched_run_res res = {0};
+	result(rc, &res.status, &res.msg, text);
+	res.created = "";
+	audit(c, rc, text, "snap sched-run %s", a->vol);
+	nfs_rpc_reply(c, (xdrproc_t)xdr_ctl_snap_sched_run_res, &res);
+	free(w);
+}
+
 static const nfs_rpc_proc_fn procs[] = {
 	[FILERCTL_NULL] = proc_null,
 	[FILERCTL_VERSION] = proc_version,
@@ -700,6 +1143,17 @@ static const nfs_rpc_proc_fn procs[] = {
 	[FILERCTL_EXPORT_LIST] = proc_export_list,
 	[FILERCTL_STATS] = proc_stats,
 	[FILERCTL_CP] = proc_cp,
+	[FILERCTL_VOL_SHOW] = proc_vol_show,
+	[FILERCTL_VOL_CLONE] = proc_vol_clone,
+	[FILERCTL_VOL_CLONE_SPLIT] = proc_vol_clone_split,
+	[FILERCTL_VOL_OPTION] = proc_vol_option,
+	[FILERCTL_SNAP_CREATE] = proc_snap_create,
+	[FILERCTL_SNAP_DELETE] = proc_snap_delete,
+	[FILERCTL_SNAP_RENAME] = proc_snap_rename,
+	[FILERCTL_SNAP_RESTORE] = proc_snap_restore,
+	[FILERCTL_SNAP_LIST] = proc_snap_list,
+	[FILERCTL_SNAP_SCHED] = proc_snap_sched,
+	[FILERCTL_SNAP_SCHED_RUN] = proc_snap_sched_run,
 };
 
 /* ---- start and stop --------------------------------------------------- */
@@ -713,6 +1167,7 @@ int control_start(struct filer *f, char *msg, size_t len)
 	}
 	ctl->f = f;
 	LIST_INIT(&ctl->cps);
+	LIST_INIT(&ctl->durs);
 	if (f->conf.control_socket && f->conf.control_socket[0])
 		snprintf(ctl->path, sizeof(ctl->path), "%s", f->conf.control_socket);
 	else
@@ -756,8 +1211,8 @@ int control_start(struct filer *f, char *msg, size_t len)
 	return 0;
 }
 
-/* Closes the socket and its connections. A CP still running answers
- * nobody when it ends. */
+/* Closes the socket and its connections. A CP (or a change waiting to be
+ * durable) still running answers nobody when it ends. */
 void control_stop(struct filer *f)
 {
 	struct control *ctl = f->control;
@@ -772,6 +1227,24 @@ void control_stop(struct filer *f)
 		nfs_rpc_reply(w->call, (xdrproc_t)xdr_ctl_cp_res, &res);
 		w->call = NULL;
 		w->ctl = NULL;
+	}
+	struct dur_wait *d;
+	while ((d = LIST_FIRST(&ctl->durs))) {
+		LIST_REMOVE(d, link);
+		const char *why = "the filer is shutting down; its final CP makes the change "
+				  "durable";
+		if (d->run) {
+			ctl_snap_sched_run_res res = {0};
+			res.status = ESHUTDOWN;
+			res.msg = (char *)why;
+			res.created = "";
+			nfs_rpc_reply(d->call, (xdrproc_t)xdr_ctl_snap_sched_run_res, &res);
+		} else {
+			ctl_status_res res = {ESHUTDOWN, (char *)why};
+			nfs_rpc_reply(d->call, (xdrproc_t)xdr_ctl_status_res, &res);
+		}
+		d->call = NULL;
+		d->ctl = NULL;
 	}
 	if (f->nfs)
 		nfs_rpc_close_unix(f->nfs, ctl->path);

@@ -5,6 +5,8 @@
  *   config.c   filer.conf(5): parsing, the embedded default
  *   state.c    the running filer: aggregates, volumes, exports; every
  *              administrative action filerctl can ask for
+ *   snap.c     ... those about snapshots, clones and volume options
+ *   sched.c    snapshot schedules: remembered, run on the loop's clock
  *   control.c  the control socket: the FILERCTL RPC program (ctl.x)
  *   metrics.c  Prometheus text over HTTP (optional)
  *   log.c      logging to stderr or syslog, with levels
@@ -18,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "nfs/nfs.h"
 #include "wafl/wafl.h"
@@ -124,6 +127,7 @@ struct filer {
 	uint64_t started_usec; /* CLOCK_REALTIME at filer_start: uptime */
 	void *control;	       /* control.c's state */
 	void *metrics;	       /* metrics.c's state */
+	void *sched;	       /* sched.c's state */
 };
 
 /* Results of administrative actions: 0 or -errno, and a message for the
@@ -148,6 +152,13 @@ int filer_vol_destroy(struct filer *f, const char *vol, char *msg, size_t len);
 int filer_export_add(struct filer *f, const char *path, const char *vol, const char *clients,
 		     char *msg, size_t len);
 int filer_export_remove(struct filer *f, const char *path, char *msg, size_t len);
+/* A volume came into being (created, cloned): the exports that name it
+ * in the configuration or the state file are served from now on. */
+void filer_vol_appeared(struct filer *f, const char *vol);
+/* The state directory: HOME/state/NAME (malloc'd), and NAME replaced
+ * atomically and durably with text. */
+char *filer_state_path(struct filer *f, const char *name);
+int filer_state_write(struct filer *f, const char *name, const char *text);
 /* Forces a CP on every aggregate; calls done(arg) once all are durable. */
 void filer_cp(struct filer *f, void (*done)(void *arg), void *arg);
 /* Re-reads exports from the configuration (SIGHUP). */
@@ -159,6 +170,83 @@ int filer_reload_exports(struct filer *f, char *msg, size_t len);
 int filer_start(struct filer *f, char *msg, size_t len);
 /* Final CPs, close. */
 int filer_stop(struct filer *f);
+
+/* ---- snapshots, clones, volume options (snap.c) -------------------- */
+
+/*
+ * Like the actions above, but a change is durable only once *st is
+ * (wafl_when_durable on *a): the control socket answers then. A snapshot
+ * exists once the CP its creation asks for is durable.
+ */
+int filer_snap_create(struct filer *f, const char *vol, const char *name, struct wafl_aggr **a,
+		      struct wafl_stab *st, char *msg, size_t len);
+/* -EBUSY, with the clone that depends on it named in msg. */
+int filer_snap_delete(struct filer *f, const char *vol, const char *name, struct wafl_aggr **a,
+		      struct wafl_stab *st, char *msg, size_t len);
+int filer_snap_rename(struct filer *f, const char *vol, const char *from, const char *to,
+		      struct wafl_aggr **a, struct wafl_stab *st, char *msg, size_t len);
+int filer_snap_restore(struct filer *f, const char *vol, const char *name, struct wafl_aggr **a,
+		       struct wafl_stab *st, char *msg, size_t len);
+/* The volume's snapshots, oldest first, into *out (malloc'd: free it);
+ * with_space also computes what each holds alone (reads their maps). */
+int filer_snap_list(struct filer *f, const char *vol, bool with_space, struct wafl_snap_info **out,
+		    unsigned *n, char *msg, size_t len);
+/* A snapshot name wafl/ accepts. */
+bool filer_snap_name_valid(const char *name);
+int filer_vol_clone(struct filer *f, const char *name, const char *parent, const char *snap,
+		    struct wafl_aggr **a, struct wafl_stab *st, char *msg, size_t len);
+/* Starts splitting a clone from its parent (in the background). */
+int filer_vol_clone_split(struct filer *f, const char *name, char *msg, size_t len);
+int filer_vol_set_snapdir(struct filer *f, const char *vol, bool visible, struct wafl_aggr **a,
+			  struct wafl_stab *st, char *msg, size_t len);
+
+/* ---- snapshot schedules (sched.c) ----------------------------------- */
+
+/*
+ * Per volume, how many hourly (every hour at minute 0), nightly (00:00)
+ * and weekly (Sunday 00:00) snapshots to keep, local time. A run creates
+ * KIND.0 (renaming KIND.0, KIND.1, ... one up first, as Data ONTAP does)
+ * and, once it is durable, deletes the oldest of its kind beyond the
+ * count. When kinds fall due together only the rarest scheduled one is
+ * taken. Remembered in HOME/state/snapsched.
+ */
+enum filer_sched_kind { FILER_SCHED_HOURLY = 0, FILER_SCHED_NIGHTLY, FILER_SCHED_WEEKLY };
+#define FILER_SCHED_KINDS 3
+
+struct filer_sched {
+	char vol[WAFL_VOLNAME_MAX + 1];
+	unsigned keep[FILER_SCHED_KINDS]; /* 0: not taken */
+};
+
+/* What a run did (for its caller). */
+struct filer_sched_result {
+	char created[WAFL_SNAPNAME_MAX + 1];
+	char deleted[WAFL_SNAP_MAX][WAFL_SNAPNAME_MAX + 1];
+	unsigned ndeleted;
+	unsigned kept; /* of that kind, the new one included */
+	char msg[512]; /* on failure: why */
+};
+typedef void (*filer_sched_done_fn)(void *arg, int rc, const struct filer_sched_result *r);
+
+const char *filer_sched_kind_name(enum filer_sched_kind k);
+/* Loads HOME/state/snapsched and arms the clock. */
+int sched_start(struct filer *f, char *msg, size_t len);
+/* Disarms the clock. A run under way finishes on its own (and tells no
+ * one) when the final CP makes its steps durable. */
+void sched_stop(struct filer *f);
+/* keep[k] < 0 leaves that count as it is; all zero drops the schedule. */
+int filer_sched_set(struct filer *f, const char *vol, const int keep[FILER_SCHED_KINDS], char *msg,
+		    size_t len);
+/* The i-th schedule (i = 0, 1, ... until false), by volume name. */
+bool filer_sched_at(struct filer *f, unsigned i, struct filer_sched *out);
+/* When s next takes a snapshot, and which kind (0: never). */
+time_t filer_sched_next(struct filer *f, const struct filer_sched *s, enum filer_sched_kind *kind);
+/* A scheduled run of kind k now (a testing aid); done(arg, rc, result)
+ * once it is durable or failed (maybe before this returns). */
+int filer_sched_run(struct filer *f, const char *vol, enum filer_sched_kind k,
+		    filer_sched_done_fn done, void *arg, char *msg, size_t len);
+/* The volume is gone: so is its schedule. */
+void filer_sched_forget(struct filer *f, const char *vol);
 
 /* ---- control socket (control.c) and metrics (metrics.c) ---------- */
 

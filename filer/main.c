@@ -15,7 +15,8 @@
  * errors still reach the terminal.
  *
  * SIGTERM and SIGINT shut down cleanly: a final CP on every aggregate, so
- * the next start has nothing to replay. SIGHUP re-reads the exports
+ * the next start has nothing to replay. Snapshot schedules (sched.c) run
+ * on the loop's timers while it serves. SIGHUP re-reads the exports
  * (filer_reload_exports) without touching the ones that stay.
  *
  * Standard output carries three kinds of lines, which scripts and tests
@@ -345,6 +346,11 @@ int main(int argc, char **argv)
 		control_stop(&f);
 		filer_stop(&f);
 	}
+	if (!rc && (rc = sched_start(&f, msg, sizeof(msg)))) {
+		metrics_stop(&f);
+		control_stop(&f);
+		filer_stop(&f);
+	}
 	if (rc) {
 		flog(LOG_ERR, "%s", msg);
 		if (f.conf.log_syslog)
@@ -404,6 +410,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(f.base);
 	metrics_stop(&f);
 	control_stop(&f);
+	sched_stop(&f);
 	rc = filer_stop(&f);
 	event_free(sigterm);
 	event_free(sigint);

@@ -217,6 +217,30 @@ static void aggr_metrics(struct filer *f, struct evbuffer *b)
 	}
 }
 
+static uint64_t vol_value(const struct wafl_vol_info *vi, unsigned k)
+{
+	switch (k) {
+	case 0:
+		return vi->size_bytes;
+	case 1:
+		return vi->used_blocks * WAFL_BLOCK_SIZE;
+	case 2:
+		return vi->files_used;
+	case 3:
+		return vi->files_max;
+	case 4:
+		return vi->state == WAFL_VOL_ONLINE;
+	case 5:
+		return vi->nsnaps;
+	case 6:
+		return vi->snap_blocks * WAFL_BLOCK_SIZE;
+	case 7:
+		return vi->reclaiming_blocks * WAFL_BLOCK_SIZE;
+	default:
+		return vi->splitting ? vi->split_blocks_left * WAFL_BLOCK_SIZE : 0;
+	}
+}
+
 static void vol_metrics(struct filer *f, struct evbuffer *b)
 {
 	static const char *const fam[][3] = {
@@ -225,6 +249,13 @@ static void vol_metrics(struct filer *f, struct evbuffer *b)
 		{"filer_vol_files_used", "gauge", "Inodes in use."},
 		{"filer_vol_files_max", "gauge", "Inodes the volume can hold."},
 		{"filer_vol_online", "gauge", "1 when the volume is online."},
+		{"filer_vol_snapshots", "gauge", "Snapshots of the volume."},
+		{"filer_vol_snapshot_bytes", "gauge",
+		 "Space held by the volume's snapshots only (not by its active file system)."},
+		{"filer_vol_snapshot_reclaiming_bytes", "gauge",
+		 "Space of deleted snapshots still being freed."},
+		{"filer_vol_clone_split_remaining_bytes", "gauge",
+		 "Space a clone still shares with its parent while it is split (0 otherwise)."},
 	};
 	for (unsigned k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
 		head(b, fam[k][0], fam[k][1], fam[k][2]);
@@ -233,11 +264,7 @@ static void vol_metrics(struct filer *f, struct evbuffer *b)
 			for (unsigned j = 0; (v = wafl_vol_at(f->aggrs[i].a, j)); j++) {
 				struct wafl_vol_info vi;
 				wafl_vol_info(v, &vi);
-				uint64_t val = k == 0	? vi.size_bytes
-					       : k == 1 ? vi.used_blocks * WAFL_BLOCK_SIZE
-					       : k == 2 ? vi.files_used
-					       : k == 3 ? vi.files_max
-							: vi.state == WAFL_VOL_ONLINE;
+				uint64_t val = vol_value(&vi, k);
 				evbuffer_add_printf(b, "%s{vol=\"", fam[k][0]);
 				label(b, vi.name);
 				evbuffer_add_printf(b, "\",aggr=\"");

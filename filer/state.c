@@ -9,9 +9,11 @@
  *   state/aggr.NAME aggregates created with filerctl, and disks added to
  *                   any aggregate at run time: filer.conf(5) blocks
  *   state/exports   exports added with filerctl: filer.conf(5) lines
+ *   state/snapsched snapshot schedules (sched.c)
  *   disk0.. nvlog   the embedded default's disks and intent log
  *
- * Volumes need no state file: they live inside their aggregates.
+ * Volumes need no state file: they live inside their aggregates (and
+ * so do their snapshots, clones and options).
  *
  * What a filer serves is the configuration (filer.conf or the embedded
  * default) plus what the state files remember: aggregates = configured
@@ -166,6 +168,21 @@ static int write_atomic(const char *path, const char *text)
 		return -errno;
 	rc = fsync(dfd) < 0 ? -errno : 0;
 	close(dfd);
+	return rc;
+}
+
+char *filer_state_path(struct filer *f, const char *name)
+{
+	return state_path(f, name);
+}
+
+int filer_state_write(struct filer *f, const char *name, const char *text)
+{
+	char *path = state_path(f, name);
+	if (!path)
+		return -ENOMEM;
+	int rc = write_atomic(path, text);
+	free(path);
 	return rc;
 }
 
@@ -1155,7 +1172,14 @@ int filer_vol_create(struct filer *f, const char *aggr, const char *vol, uint64_
 		return fail(msg, len, rc, "cannot create %s in %s: %s", vol, aggr, vol_err(rc));
 	flog(LOG_NOTICE, "volume %s created in %s (%llu MiB)", vol, aggr,
 	     (unsigned long long)(size_bytes >> 20));
-	/* configured exports of the new volume come alive now */
+	filer_vol_appeared(f, vol);
+	return 0;
+}
+
+/* Configured (or remembered) exports of a volume that did not exist come
+ * alive when it does: created, or cloned. */
+void filer_vol_appeared(struct filer *f, const char *vol)
+{
 	struct conf stc;
 	char err[512];
 	if (state_load_exports(f, &stc, err, sizeof(err)) == 0) {
@@ -1172,7 +1196,6 @@ int filer_vol_create(struct filer *f, const char *aggr, const char *vol, uint64_
 		}
 		conf_free(&stc);
 	}
-	return 0;
 }
 
 int filer_vol_resize(struct filer *f, const char *vol, uint64_t size_bytes, char *msg, size_t len)
@@ -1243,6 +1266,7 @@ int filer_vol_destroy(struct filer *f, const char *vol, char *msg, size_t len)
 	free(live.e);
 	bool dropped;
 	state_drop_exports(f, NULL, vol, &dropped);
+	filer_sched_forget(f, vol);
 	flog(LOG_NOTICE, "volume %s destroyed", vol);
 	return 0;
 }

@@ -606,6 +606,16 @@ Test(daemon, metrics_endpoint_counts_nfs_procedures)
 	fill(data, sizeof(data), 9);
 	write_file(n, "/m", data, sizeof(data));
 	check_file(n, "/m", data, sizeof(data));
+	/* a snapshot, then the file changed: the snapshot holds the old data */
+	char cmd[PATH_MAX * 2 + 64];
+	const char *ctlbin = getenv("FILERCTL") ? getenv("FILERCTL") : "build/bin/filerctl";
+	snprintf(cmd, sizeof(cmd), "'%s' -s '%s/h/filer.sock' snap create tv m1 >/dev/null", ctlbin,
+		 dir);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	fill(data, sizeof(data), 10);
+	write_file(n, "/m", data, sizeof(data));
+	snprintf(cmd, sizeof(cmd), "'%s' -s '%s/h/filer.sock' cp >/dev/null", ctlbin, dir);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
 	char *resp = http(r.metrics_port, "GET", "/metrics");
 	cr_assert(!strncmp(resp, "HTTP/1.0 200 OK\r\n", 17) ||
 			  !strncmp(resp, "HTTP/1.1 200 OK\r\n", 17),
@@ -631,6 +641,14 @@ Test(daemon, metrics_endpoint_counts_nfs_procedures)
 	cr_assert_gt(sample(body, "filer_vol_size_bytes{vol=\"tv\",aggr=\"tv\"}"), 0);
 	cr_assert_geq(sample(body, "filer_vol_files_used{vol=\"tv\",aggr=\"tv\"}"), 1);
 	cr_assert_eq(sample(body, "filer_vol_online{vol=\"tv\",aggr=\"tv\"}"), 1);
+	cr_assert(strstr(body, "# TYPE filer_vol_snapshots gauge\n"), "%s", body);
+	cr_assert_eq(sample(body, "filer_vol_snapshots{vol=\"tv\",aggr=\"tv\"}"), 1);
+	cr_assert_geq(sample(body, "filer_vol_snapshot_bytes{vol=\"tv\",aggr=\"tv\"}"),
+		      sizeof(data) - 4096);
+	cr_assert_eq(sample(body, "filer_vol_snapshot_reclaiming_bytes{vol=\"tv\",aggr=\"tv\"}"),
+		     0);
+	cr_assert_eq(sample(body, "filer_vol_clone_split_remaining_bytes{vol=\"tv\",aggr=\"tv\"}"),
+		     0);
 	cr_assert_eq(sample(body, "filer_metrics_scrapes_total"), 1);
 	free(resp);
 	nfs_destroy_context(n);
