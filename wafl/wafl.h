@@ -216,7 +216,10 @@ struct wafl_snap_info {
 };
 
 /* Takes a snapshot: it exists (and *st is durable) after the next CP,
- * which this requests. -EEXIST, -ENOSPC (255 already), -EINVAL (name). */
+ * which this requests. -EEXIST; -ENOSPC: 255 already, or no space for
+ * the table; -EINVAL: the name; -EBUSY: a clone split is under way.
+ * Every snapshot call: -EROFS (read-only aggregate), -ENXIO (volume not
+ * online), -EAGAIN (log full: retry after wafl_on_progress). */
 int wafl_snap_create(struct wafl_vol *v, const char *name, struct wafl_stab *st);
 /* -ENOENT; -EBUSY when a clone depends on it: why (if given) names the
  * clone. Its blocks are freed in the background (wafl_vol_info's
@@ -226,7 +229,8 @@ int wafl_snap_delete(struct wafl_vol *v, const char *name, char *why, size_t why
 int wafl_snap_rename(struct wafl_vol *v, const char *from, const char *to, struct wafl_stab *st);
 /* Reverts the whole active file system to the snapshot, online. Other
  * snapshots stay. Handles of files that the snapshot does not have become
- * -ESTALE: generations are never reused within a volume. */
+ * -ESTALE: generations are never reused within a volume. -EBUSY while the
+ * snapshot's CP is not durable yet, or during a clone split. */
 int wafl_snap_restore(struct wafl_vol *v, const char *name, struct wafl_stab *st);
 /* Oldest first; fills min(max, *n) entries, *n = how many exist.
  * with_space also computes own_blocks (reads every snapshot's map). */
@@ -253,12 +257,16 @@ int wafl_snap_diff(struct wafl_vol *v, const char *base, const char *to, wafl_di
 
 /* A new writable flexible volume whose contents start as snapshot `snap`
  * of flexible volume `parent`, sharing its blocks: costs metadata only.
- * The snapshot cannot be deleted while the clone depends on it. */
+ * The snapshot cannot be deleted while the clone depends on it. A clone
+ * is thin (no guarantee). -EBUSY: the snapshot is not durable yet, or
+ * the parent is itself a clone not yet split. */
 int wafl_vol_clone(struct wafl_aggr *a, const char *name, const char *parent, const char *snap,
 		   struct wafl_stab *st);
 /* Starts copying the blocks the clone still shares with its parent, in the
  * background; when done the clone is independent (wafl_vol_info). -EINVAL
- * if not a clone. */
+ * if not a clone; -EBUSY if the clone has snapshots (they hold shared
+ * blocks too: delete them first). The split resumes after a restart once
+ * the CP this requests is durable. */
 int wafl_vol_clone_split(struct wafl_vol *v);
 
 /* ---- files: the handle-based, NFS-shaped operations ----------------- */
