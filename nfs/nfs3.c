@@ -261,6 +261,37 @@ static nfsstat3 resolve(struct op *o, const nfs_fh3 *h, struct wafl_fh *fh, bool
 	return NFS3_OK;
 }
 
+/*
+ * ".." never leads above the export root (DESIGN §9.9). An export is a
+ * volume's root, whose ".." wafl/ answers with the root itself. A
+ * snapshot's root is another matter: the client reached it as
+ * ".snapshot/NAME" of the export root, while wafl/ (for which it is a
+ * root) again answers itself. Its ".." is the ".snapshot" it was found
+ * in, whose own ".." is the export root, as the client's path says.
+ * (".snapshot/NAME" of a subdirectory D is D as the snapshot had it: its
+ * ".." is D's parent in the snapshot, inside the export.)
+ */
+static bool snap_root(struct op *o, const struct wafl_fh *dir, struct wafl_fh *root)
+{
+	return dir->snapid != 0 && dir->snapid != WAFL_SNAPID_DIR &&
+	       wafl_root(o->ex->vol, root) == 0 && dir->ino == root->ino;
+}
+
+static bool is_dotdot(const char *name, size_t len)
+{
+	return len == 2 && name[0] == '.' && name[1] == '.';
+}
+
+static int lookup_confined(struct op *o, const struct wafl_cred *c, const struct wafl_fh *dir,
+			   const char *name, struct wafl_fh *out, struct wafl_attr *a)
+{
+	struct wafl_fh root;
+	int rc = wafl_lookup(o->ex->vol, c, dir, name, out, a); /* checks dir and c */
+	if (rc == 0 && is_dotdot(name, strlen(name)) && snap_root(o, dir, &root))
+		rc = wafl_lookup(o->ex->vol, NULL, &root, WAFL_SNAPDIR_NAME, out, a);
+	return rc;
+}
+
 static void sattr_from(const sattr3 *s, struct wafl_sattr *w)
 {
 	memset(w, 0, sizeof(*w));
@@ -383,8 +414,8 @@ static void p_lookup(struct rpc_call *c)
 	struct wafl_attr a;
 	res->status = resolve(o, &args->what.dir, &dir, false);
 	if (res->status == NFS3_OK) {
-		res->status = errno_to_nfs(
-			wafl_lookup(o->ex->vol, o->credp, &dir, args->what.name, &fh, &a));
+		res->status =
+			errno_to_nfs(lookup_confined(o, o->credp, &dir, args->what.name, &fh, &a));
 		if (res->status == NFS3_OK) {
 			LOOKUP3resok *ok = &res->LOOKUP3res_u.resok;
 			set_fh(o, 0, &fh, &ok->object);
@@ -813,6 +844,8 @@ struct rd_state {
 	void *head, **tail; /* entry3 or entryplus3 list */
 	struct wafl_fh dir;
 	bool stopped;
+	bool snap_root;		/* dir is a snapshot's root: ".." is the export's ".snapshot" */
+	uint64_t dotdot_fileid; /* then, that ".snapshot"'s fileid */
 };
 
 struct rd_mem {
@@ -843,14 +876,17 @@ static int rd_cb(void *arg, const struct wafl_dirent *e)
 	char *name = (char *)ent + esz;
 	uint8_t *fhb = (uint8_t *)name + e->namelen + 1;
 	memcpy(name, e->name, e->namelen);
+	uint64_t fileid = e->ino;
+	if (s->snap_root && is_dotdot(e->name, e->namelen))
+		fileid = s->dotdot_fileid;
 	if (s->plus) {
 		entryplus3 *p = ent;
-		p->fileid = e->ino;
+		p->fileid = fileid;
 		p->name = name;
 		p->cookie = e->cookie;
 		struct wafl_fh fh;
 		struct wafl_attr a;
-		int rc = wafl_lookup(s->o->ex->vol, NULL, &s->dir, name, &fh, &a);
+		int rc = lookup_confined(s->o, NULL, &s->dir, name, &fh, &a);
 		if (rc == 0) {
 			p->name_attributes.attributes_follow = TRUE;
 			fill_fattr(&a, &p->name_attributes.post_op_attr_u.attributes);
@@ -863,7 +899,7 @@ static int rd_cb(void *arg, const struct wafl_dirent *e)
 		s->tail = (void **)&p->nextentry;
 	} else {
 		entry3 *p = ent;
-		p->fileid = e->ino;
+		p->fileid = fileid;
 		p->name = name;
 		p->cookie = e->cookie;
 		*s->tail = p;
@@ -919,6 +955,13 @@ static void readdir_common(struct rpc_call *c, bool plus)
 		s.dirbudget = 512; /* some clients send tiny dircounts */
 	nfsstat3 st = resolve(o, dirh, &s.dir, false);
 	post_op_attr *dattr;
+	struct wafl_fh root, sd;
+	struct wafl_attr sda;
+	if (st == NFS3_OK && snap_root(o, &s.dir, &root) &&
+	    wafl_lookup(o->ex->vol, NULL, &root, WAFL_SNAPDIR_NAME, &sd, &sda) == 0) {
+		s.snap_root = true;
+		s.dotdot_fileid = sda.ino;
+	}
 	if (st == NFS3_OK) {
 		/* fixed part: status, dir attributes, verifier, list end, eof */
 		s.used = 4 + 88 + 8 + 4 + 4;
@@ -971,6 +1014,15 @@ static void p_readdirplus(struct rpc_call *c)
 	readdir_common(c, true);
 }
 
+/* FSSTAT, FSINFO and PATHCONF answer for the file system, not the file,
+ * but only through a handle that still names something: a removed file,
+ * or any file of a deleted snapshot, is NFS3ERR_STALE (RFC 1813). */
+static int handle_live(struct op *o, const struct wafl_fh *fh)
+{
+	struct wafl_attr a;
+	return wafl_getattr(o->ex->vol, fh, &a);
+}
+
 static void p_fsstat(struct rpc_call *c)
 {
 	OP_BEGIN(FSSTAT3args, FSSTAT3res);
@@ -978,7 +1030,9 @@ static void p_fsstat(struct rpc_call *c)
 	res->status = resolve(o, &args->fsroot, &fh, false);
 	if (res->status == NFS3_OK) {
 		struct wafl_fsstat fs;
-		int rc = wafl_fsstat(o->ex->vol, &fs);
+		int rc = handle_live(o, &fh);
+		if (!rc)
+			rc = wafl_fsstat(o->ex->vol, &fs);
 		res->status = errno_to_nfs(rc);
 		FSSTAT3resok *ok = &res->FSSTAT3res_u.resok;
 		if (!rc) {
@@ -1002,6 +1056,8 @@ static void p_fsinfo(struct rpc_call *c)
 	OP_BEGIN(FSINFO3args, FSINFO3res);
 	struct wafl_fh fh;
 	res->status = resolve(o, &args->fsroot, &fh, false);
+	if (res->status == NFS3_OK)
+		res->status = errno_to_nfs(handle_live(o, &fh));
 	if (res->status == NFS3_OK) {
 		FSINFO3resok *ok = &res->FSINFO3res_u.resok;
 		ok->rtmax = io_max(c);
@@ -1025,6 +1081,8 @@ static void p_pathconf(struct rpc_call *c)
 	OP_BEGIN(PATHCONF3args, PATHCONF3res);
 	struct wafl_fh fh;
 	res->status = resolve(o, &args->object, &fh, false);
+	if (res->status == NFS3_OK)
+		res->status = errno_to_nfs(handle_live(o, &fh));
 	if (res->status == NFS3_OK) {
 		PATHCONF3resok *ok = &res->PATHCONF3res_u.resok;
 		ok->linkmax = WAFL_LINK_MAX;

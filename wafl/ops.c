@@ -335,6 +335,11 @@ static int snapdir_parent(struct wafl_vol *v, const struct wafl_fh *fh, struct w
 	return rc;
 }
 
+static bool ts_after(const struct timespec *x, const struct timespec *y)
+{
+	return x->tv_sec > y->tv_sec || (x->tv_sec == y->tv_sec && x->tv_nsec > y->tv_nsec);
+}
+
 static void snapdir_attr(struct wafl_vol *v, const struct wafl_fh *fh, struct wafl_attr *a)
 {
 	if (!a)
@@ -349,10 +354,15 @@ static void snapdir_attr(struct wafl_vol *v, const struct wafl_fh *fh, struct wa
 	a->fsid = fs->fsi.fsid;
 	a->ino = snapdir_fileid(fh->ino);
 	a->gen = fh->gen;
+	/* the newest of: the volume's birth, a snapshot's, the table's last
+	 * change (deletes and renames) */
 	struct timespec t = {fs->fsi.ctime_sec, 0};
 	for (unsigned i = 0; i < fs->nsnaps; i++)
-		if (fs->snaps[i]->cp && fs->snaps[i]->cp <= fs->aggr->cp_durable)
+		if (fs->snaps[i]->cp && fs->snaps[i]->cp <= fs->aggr->cp_durable &&
+		    ts_after(&fs->snaps[i]->ctime, &t))
 			t = fs->snaps[i]->ctime;
+	if (ts_after(&fs->snap_changed, &t))
+		t = fs->snap_changed;
 	a->atime = a->mtime = a->ctime = t;
 }
 

@@ -582,7 +582,10 @@ static int snaps_or(struct wafl_fs *fs, uint64_t k, uint8_t *out, const struct w
 	unsigned nseen = 0;
 	for (unsigned i = 0; i < fs->nsnaps; i++) {
 		struct wafl_snap *s = fs->snaps[i];
-		if (s == skip || !s->cp)
+		/* an unmerged snapshot's map is the active map until the next
+		 * CP merges it: nothing of it is free, and counting it here
+		 * would merge it in part behind the flag's back */
+		if (s == skip || !s->cp || (s->flags & WAFL_SNAP_UNMERGED))
 			continue;
 		struct wafl_fs *img;
 		int rc = snap_image(fs, s->snapid, &img);
@@ -918,8 +921,17 @@ static int log_snap(struct wafl_aggr *a, struct rec_snap *r, struct wafl_stab *s
 	return ops_log_raw(a, r, sizeof(*r), st);
 }
 
+/* When the snapshot table last changed: the ".snapshot" directories'
+ * mtime, so clients see new listings. */
+static void table_changed(struct wafl_fs *fs, const struct rec_snap *r)
+{
+	fs->snap_changed.tv_sec = r->sec;
+	fs->snap_changed.tv_nsec = r->nsec;
+}
+
 static int apply_create(struct wafl_fs *fs, const struct rec_snap *r)
 {
+	table_changed(fs, r);
 	struct wafl_snap *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -993,6 +1005,8 @@ int snap_replay(struct wafl_aggr *a, int op, const void *p, size_t len)
 	struct wafl_snap *s = op == OP_SNAPCREATE || op == OP_SNAPDIR || op == OP_VOLCLONE
 				      ? NULL
 				      : snap_by_id(fs, r.snapid);
+	if (op != OP_SNAPDIR && op != OP_VOLCLONE)
+		table_changed(fs, &r);
 	switch (op) {
 	case OP_SNAPCREATE:
 		return apply_create(fs, &r);
@@ -1113,6 +1127,7 @@ int wafl_snap_delete(struct wafl_vol *v, const char *name, char *why, size_t why
 	}
 	struct rec_snap r;
 	rec_init(&r, OP_SNAPDELETE, fs);
+	table_changed(fs, &r);
 	r.snapid = s->snapid;
 	if ((rc = apply_delete(fs, s)))
 		return rc;
@@ -1137,6 +1152,7 @@ int wafl_snap_rename(struct wafl_vol *v, const char *from, const char *to, struc
 		return -EEXIST;
 	struct rec_snap r;
 	rec_init(&r, OP_SNAPRENAME, fs);
+	table_changed(fs, &r);
 	r.snapid = s->snapid;
 	snprintf(r.name2, sizeof(r.name2), "%s", to);
 	if ((rc = apply_rename(fs, s, to)))
@@ -1160,6 +1176,7 @@ int wafl_snap_restore(struct wafl_vol *v, const char *name, struct wafl_stab *st
 		return -EBUSY;
 	struct rec_snap r;
 	rec_init(&r, OP_SNAPRESTORE, fs);
+	table_changed(fs, &r);
 	r.snapid = s->snapid;
 	/* the record first: a restore cannot be undone if logging failed */
 	if ((rc = log_snap(v->aggr, &r, st)))

@@ -213,6 +213,7 @@ struct wafl_fs {
 	bool rebuild_again;		/* another delete came during the pass */
 	struct event *rebuild_ev;
 	uint64_t reclaimed;		/* blocks freed by rebuilds since open */
+	struct timespec snap_changed;	/* the table's last change since open */
 	/* a snapshot image: the active instance it belongs to */
 	struct wafl_fs *active;
 	uint32_t snapid;

@@ -8,14 +8,17 @@
 # `mount -t nfs` command of any Linux host (nfs-common's mount.nfs, fetched
 # like the kernel), and with MOUNT over UDP. It runs the POSIX suite
 # (tests/posix) and the data check (KC_DATA_MIB MiB written by
-# KC_DATA_PROCS processes, read back on a fresh mount, checksums compared). Then it stops the filer with
-# SIGTERM and runs waflck on its disks.
+# KC_DATA_PROCS processes, read back on a fresh mount, checksums compared)
+# and the snapshot step (.snapshot through the kernel client: the guest
+# asks for `filerctl snap ...` through the job directory, relayed here by
+# vm.sh's kc_ctl_relay). Then it stops the filer with SIGTERM and runs
+# waflck on its disks.
 #
 # Not root: prints "kclient: skipped: ..." and exits 0. Root: exits 1 when
 # any step or case fails, or the harness cannot run. The last line is
 # "kclient: N passed, N failed".
 #
-# Environment: FILER, WAFLCK (default build/bin/...), KC_BIN (the static
+# Environment: FILER, WAFLCK, FILERCTL (default build/bin/...), KC_BIN (the static
 # guest programs, default build/kclient/bin), KC_DATA_MIB (1024),
 # KC_DATA_PROCS (4), KC_TIMEOUT (guest time limit, 1200 s), KC_KEEP=1 keeps
 # the filer's home and the job directory; see vm.sh for the rest.
@@ -38,8 +41,10 @@ DATA_MIB=${KC_DATA_MIB:-1024}
 DATA_PROCS=${KC_DATA_PROCS:-4}
 EOF
 
+kc_ctl_relay_start
 guest_rc=0
 kc_guest "${KC_TIMEOUT:-1200}" || guest_rc=$?
+kc_ctl_relay_stop
 passed=0 failed=0
 counts=$(grep -aE '^guest: [0-9]+ passed, [0-9]+ failed' "$KC_JOB/guest.out" | tail -n1)
 if [ -n "$counts" ]; then

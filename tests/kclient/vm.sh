@@ -41,13 +41,24 @@
 #   kc_guest SECONDS           boots the guest on $KC_JOB; its output goes to
 #                              stdout and $KC_JOB/guest.out; returns its status
 #   kc_filer_stop              SIGTERM, wait, waflck on the disks; 0 = clean
+#   kc_ctl_relay_start         runs the guest's filerctl requests (below)
+#   kc_ctl_relay_stop
 # and an EXIT trap that kills what is left and deletes the namespace.
+#
+# The guest cannot reach the filer's control socket, so a job that needs an
+# administrator's action mid-run (a snapshot of what it wrote, say) asks
+# the host through the job directory: it writes the arguments of one
+# filerctl command as a line to ctl.N.tmp and renames it to ctl.N.req
+# (N = 1, 2, ...); the relay runs `filerctl -s SOCKET ARGS` and answers
+# with ctl.N.out (its output) and then ctl.N.rc (its exit status), which
+# the guest polls for. Only snapshot commands and `vol options` are run.
 
 KC_REPO=${KC_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 KC_CACHE=${KC_CACHE:-$KC_REPO/build/kclient}
 KC_BIN=${KC_BIN:-$KC_CACHE/bin}
 FILER=${FILER:-$KC_REPO/build/bin/filer}
 WAFLCK=${WAFLCK:-$KC_REPO/build/bin/waflck}
+FILERCTL=${FILERCTL:-$KC_REPO/build/bin/filerctl}
 KC_MEM=${KC_MEM:-2048}
 # One vCPU: with two, the TCG threads and slirp (qemu's main thread) fight
 # over the host's two cores; measured, one is 2-4x faster for NFS.
@@ -59,7 +70,7 @@ KC_DEBS="qemu-system-x86 busybox-static cpio iproute2 kmod"
 # what the guest loads (their dependencies come along)
 KC_MODULES="virtio_pci virtio_net 9pnet_virtio 9p overlay nfsv3"
 
-KC_NS='' KC_QPID='' KC_FPID='' KC_HOME='' KC_HOME_MOUNTED=0 KC_JOB='' KC_FILER_RC=''
+KC_NS='' KC_QPID='' KC_FPID='' KC_RPID='' KC_HOME='' KC_HOME_MOUNTED=0 KC_JOB='' KC_FILER_RC=''
 
 kc_log() { echo "kclient: $*"; }
 kc_die() {
@@ -204,6 +215,7 @@ kc_cleanup() {
 		kill -KILL "$KC_FPID" 2> /dev/null
 		wait "$KC_FPID" 2> /dev/null
 	fi
+	kc_ctl_relay_stop
 	[ -n "$KC_NS" ] && ip netns del "$KC_NS" 2> /dev/null
 	# after a failure the job directory stays, with the filer's logs; the
 	# home (disks) only with KC_KEEP=1
@@ -330,6 +342,47 @@ kc_guest() {
 		return 125
 	fi
 	return "$(cat "$job/rc")"
+}
+
+# The guest's filerctl requests (see the top): one at a time, in order.
+kc_ctl_relay() {
+	local job=$1 n=1 args rc
+	while :; do
+		if [ ! -f "$job/ctl.$n.req" ]; then
+			sleep 0.1
+			continue
+		fi
+		read -r -a args < "$job/ctl.$n.req"
+		case "${args[0]:-} ${args[1]:-}" in
+		snap\ * | "vol options")
+			"$FILERCTL" -s "$KC_HOME/filer.sock" "${args[@]}" > "$job/ctl.$n.out" 2>&1
+			rc=$?
+			;;
+		*)
+			echo "kclient: the host relays snapshot commands only, not: ${args[*]}" \
+				> "$job/ctl.$n.out"
+			rc=2
+			;;
+		esac
+		echo "kclient: host: filerctl ${args[*]}: exit status $rc" >> "$job/relay.log"
+		echo "$rc" > "$job/ctl.$n.rc.tmp"
+		mv "$job/ctl.$n.rc.tmp" "$job/ctl.$n.rc"
+		n=$((n + 1))
+	done
+}
+
+kc_ctl_relay_start() {
+	[ -x "$FILERCTL" ] || kc_die "missing $FILERCTL (make check-kclient builds it)"
+	kc_ctl_relay "$KC_JOB" < /dev/null &
+	KC_RPID=$!
+}
+
+kc_ctl_relay_stop() {
+	if [ -n "$KC_RPID" ]; then
+		kill "$KC_RPID" 2> /dev/null
+		wait "$KC_RPID" 2> /dev/null
+		KC_RPID=
+	fi
 }
 
 # SIGTERM (a clean stop: final CP), then the consistency checker on the

@@ -435,3 +435,30 @@ Test(snap, clone_and_split, .init = setup_flex, .fini = teardown)
 	expect(&f, 400000, 1);
 	done();
 }
+
+/* Deleting the older of two snapshots while the newer one is not merged
+ * yet, then the newer one: nothing may stay in the summary map. */
+Test(snap, delete_both_before_merge, .init = setup_flex, .fini = teardown)
+{
+	struct wafl_fh r = root();
+	put(&r, "f", 50000, 1);
+	snap("s1");
+	put(&r, "f", 50000, 2);
+	snap("s2");
+	struct wafl_stab st;
+	cr_assert_eq(wafl_snap_delete(T.v, "s1", NULL, 0, &st), 0);
+	/* s1's reclaim runs to its end with no CP in between */
+	for (int i = 0; i < 20000; i++) {
+		struct wafl_vol_info vi;
+		wafl_vol_info(T.v, &vi);
+		if (!vi.reclaiming_blocks)
+			break;
+		event_base_loop(T.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	}
+	cr_assert_eq(wafl_snap_delete(T.v, "s2", NULL, 0, &st), 0);
+	reclaim_wait();
+	struct wafl_vol_info vi;
+	wafl_vol_info(T.v, &vi);
+	cr_assert_eq(vi.snap_blocks, 0);
+	done();
+}
