@@ -50,8 +50,9 @@ struct rpc_conn {
 	struct bufferevent *bev;
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
-	struct evbuffer *rec; /* fragments of the record being received */
-	uint32_t frag_left;   /* bytes of the current fragment still to come */
+	uint8_t *rec;	    /* the record being received: its fragments so far */
+	size_t rec_len;	    /* bytes of it received */
+	uint32_t frag_left; /* bytes of the current fragment still to come */
 	bool in_frag, last_frag;
 	bool paused, closed;
 	unsigned refs; /* the connection itself + outstanding calls */
@@ -95,8 +96,7 @@ static void conn_unref(struct rpc_conn *c)
 {
 	if (--c->refs)
 		return;
-	if (c->rec)
-		evbuffer_free(c->rec);
+	free(c->rec);
 	free(c);
 }
 
@@ -571,15 +571,17 @@ static struct rpc_call *call_new(struct nfs_server *s, uint8_t *rec, size_t len,
 
 /* ---- TCP -------------------------------------------------------------- */
 
+/* A whole record has arrived: the call takes its buffer as it is. */
 static void conn_record(struct rpc_conn *cn)
 {
-	size_t len = evbuffer_get_length(cn->rec);
-	uint8_t *rec = malloc(len ? len : 1);
-	if (!rec) {
+	uint8_t *rec = cn->rec;
+	size_t len = cn->rec_len;
+	cn->rec = NULL;
+	cn->rec_len = 0;
+	if (!rec && !(rec = malloc(1))) { /* an empty record */
 		conn_close(cn);
 		return;
 	}
-	evbuffer_remove(cn->rec, rec, len);
 	struct rpc_call *c = call_new(cn->srv, rec, len, &cn->peer, cn->peerlen);
 	if (!c)
 		return;
@@ -591,6 +593,31 @@ static void conn_record(struct rpc_conn *cn)
 		bufferevent_disable(cn->bev, EV_READ);
 	}
 	dispatch(c);
+}
+
+/* The rest of the current fragment, straight from the socket into the
+ * record. Through the bufferevent it would come 4 KiB at a time (libevent
+ * 2.1 reads at most EVBUFFER_MAX_READ per callback): 256 loop turns, reads
+ * and FIONREADs for a 1 MiB WRITE, then a copy into the record. Called
+ * with the input buffer empty, so the byte order holds. -1: closed. */
+static int conn_recv(struct rpc_conn *cn)
+{
+	evutil_socket_t fd = bufferevent_getfd(cn->bev);
+	while (cn->frag_left) {
+		ssize_t n = recv(fd, cn->rec + cn->rec_len, cn->frag_left, MSG_DONTWAIT);
+		if (n > 0) {
+			cn->rec_len += (size_t)n;
+			cn->frag_left -= (uint32_t)n;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			return 0;
+		} else {
+			conn_close(cn); /* end of stream, or the connection failed */
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static void conn_read_cb(struct bufferevent *bev, void *arg)
@@ -607,19 +634,33 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 			mark = ntohl(mark);
 			cn->last_frag = mark >> 31;
 			cn->frag_left = mark & 0x7fffffffu;
-			if (evbuffer_get_length(cn->rec) + cn->frag_left > max_record(cn->srv)) {
+			if (cn->rec_len + cn->frag_left > max_record(cn->srv)) {
 				cn->srv->xfer.rpc_garbage++;
 				conn_close(cn);
 				break;
+			}
+			/* room for the fragment: at most the record limit, as
+			 * the fragments buffered before (DESIGN.md §9.7) */
+			if (cn->frag_left) {
+				uint8_t *r = realloc(cn->rec, cn->rec_len + cn->frag_left);
+				if (!r) {
+					conn_close(cn);
+					break;
+				}
+				cn->rec = r;
 			}
 			cn->in_frag = true;
 		}
 		size_t have = evbuffer_get_length(in);
 		size_t n = have < cn->frag_left ? have : cn->frag_left;
 		if (n) {
-			evbuffer_remove_buffer(in, cn->rec, n);
+			evbuffer_remove(in, cn->rec + cn->rec_len, n);
+			cn->rec_len += n;
 			cn->frag_left -= (uint32_t)n;
 		}
+		/* (a refused peer's connection reads no further: it closes) */
+		if (cn->frag_left && !cn->close_when_sent && conn_recv(cn) < 0)
+			break;
 		if (cn->frag_left)
 			break;
 		cn->in_frag = false;
@@ -664,20 +705,18 @@ static struct rpc_conn *conn_new(struct nfs_server *s, evutil_socket_t fd, struc
 	cn->refs = 1;
 	memcpy(&cn->peer, sa, (size_t)salen);
 	cn->peerlen = (socklen_t)salen;
-	cn->rec = evbuffer_new();
 	cn->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (!cn->rec || !cn->bev) {
-		if (cn->bev)
-			bufferevent_free(cn->bev);
-		else
-			close(fd);
-		if (cn->rec)
-			evbuffer_free(cn->rec);
+	if (!cn->bev) {
+		close(fd);
 		free(cn);
 		return NULL;
 	}
 	bufferevent_setcb(cn->bev, conn_read_cb, conn_write_cb, conn_event_cb, cn);
 	bufferevent_setwatermark(cn->bev, EV_WRITE, max_out(s) / 2, 0);
+	/* libevent writes 16 KiB per loop turn by default: a 1 MiB READ reply
+	 * would take 64 turns and 64 writev()s; let one writev() take what the
+	 * socket will (at most the output limit) */
+	bufferevent_set_max_single_write(cn->bev, max_out(s));
 	bufferevent_enable(cn->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&s->conns, cn, link);
 	return cn;
