@@ -14,6 +14,7 @@
  * get a new home and so a new pointer.
  */
 #include <stdlib.h>
+#include <sys/uio.h>
 
 #include "wafl/wafl_int.h"
 
@@ -59,7 +60,12 @@ int block_read(struct wafl_fs *fs, const struct wafl_bptr *p, uint64_t ino, uint
 		return -EUCLEAN;
 	}
 	uint8_t slot[WAFL_SLOT_SIZE] __attribute__((aligned(64)));
-	int rc = raid_read_slot(&a->raid, p->pvbn, slot);
+	const uint8_t *inflight = cp_inflight_slot(a, p->pvbn);
+	int rc = 0;
+	if (inflight)
+		memcpy(slot, inflight, WAFL_SLOT_SIZE); /* not on the disks yet */
+	else
+		rc = raid_read_slot(&a->raid, p->pvbn, slot);
 	if (rc)
 		return rc;
 	struct ctx_expect e = {
@@ -203,6 +209,119 @@ int bmap_get(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di, uint8_t l
 	b->kind = bmap_kind(ino, level, di);
 	*out = b;
 	return 0;
+}
+
+struct pf_ent {
+	struct wafl_disk *d;
+	uint64_t slot;
+	uint64_t fbn;
+	struct wafl_bptr p;
+};
+
+static int pf_cmp(const void *x, const void *y)
+{
+	const struct pf_ent *a = x, *b = y;
+	if (a->d != b->d)
+		return (uintptr_t)a->d < (uintptr_t)b->d ? -1 : 1;
+	return a->slot < b->slot ? -1 : a->slot > b->slot;
+}
+
+#define PF_RUN 128 /* slots one preadv reads */
+
+int bmap_prefetch(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di, uint64_t fbn,
+		  uint64_t n)
+{
+	struct wafl_aggr *a = fs->aggr;
+	if (n < 2 || n > 4096)
+		return 0;
+	struct pf_ent *v = malloc(n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	size_t k = 0;
+	int rc = 0;
+	for (uint64_t f = fbn; f < fbn + n && !rc; f++) {
+		if (f >= bmap_capacity(di->height, 0) || cache_find(&a->cache, fs, ino, 0, f))
+			continue;
+		const struct wafl_bptr *p;
+		if (di->height == 0) {
+			p = &di->top[f];
+		} else {
+			struct wbuf *l1;
+			if ((rc = bmap_get(fs, ino, di, 1, f >> WAFL_PTR_SHIFT, 0, &l1)) || !l1)
+				continue;
+			p = &((const struct wafl_bptr *)l1->data)[f & (WAFL_PTRS_PER_BLOCK - 1)];
+		}
+		if (!p->pvbn || (p->flags & WAFL_BP_ABSENT) || p->pvbn >= a->raid.nblocks ||
+		    cp_inflight_slot(a, p->pvbn) || raid_map(&a->raid, p->pvbn, &v[k].d, &v[k].slot))
+			continue;
+		v[k].fbn = f;
+		v[k].p = *p;
+		k++;
+	}
+	if (rc || k < 2) {
+		free(v);
+		return rc;
+	}
+	qsort(v, k, sizeof(*v), pf_cmp);
+	uint8_t(*ctx)[WAFL_CTX_SIZE] = malloc(PF_RUN * WAFL_CTX_SIZE);
+	struct wbuf **bufs = malloc(PF_RUN * sizeof(*bufs));
+	struct iovec *iov = malloc(2 * PF_RUN * sizeof(*iov));
+	if (!ctx || !bufs || !iov) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	uint8_t kind = bmap_kind(ino, 0, di);
+	for (size_t i = 0; i < k;) {
+		size_t j = i;
+		unsigned m = 0;
+		while (j < k && m < PF_RUN && v[j].d == v[i].d && v[j].slot == v[i].slot + m) {
+			bufs[m] = cache_new(&a->cache, fs, ino, 0, v[j].fbn);
+			if (!bufs[m])
+				break;
+			iov[2 * m].iov_base = bufs[m]->data;
+			iov[2 * m].iov_len = WAFL_BS;
+			iov[2 * m + 1].iov_base = ctx[m];
+			iov[2 * m + 1].iov_len = WAFL_CTX_SIZE;
+			m++;
+			j++;
+		}
+		if (m == 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		ssize_t got = preadv(v[i].d->fd, iov, (int)(2 * m),
+				     (off_t)(v[i].slot * WAFL_SLOT_SIZE));
+		for (unsigned q = 0; q < m; q++) {
+			struct pf_ent *e = &v[i + q];
+			struct ctx_expect ex = {
+				.volid = fs->volid,
+				.ino = ino,
+				.level = 0,
+				.fbn = e->fbn,
+				.pvbn = e->p.pvbn,
+				.vvbn = e->p.vvbn,
+				.cp = e->p.cp,
+				.cksum = e->p.cksum,
+				.volid2 = fs->parent_volid,
+			};
+			bool ok = got >= (ssize_t)((q + 1) * WAFL_SLOT_SIZE) &&
+				  ctx_verify_parts(bufs[q]->data, ctx[q], &ex, NULL, 0) == 0;
+			if (!ok) {
+				cache_drop(&a->cache, bufs[q]);
+				continue;
+			}
+			bufs[q]->home = e->p;
+			bufs[q]->kind = kind;
+			a->cache.misses++;
+		}
+		i = j;
+	}
+out:
+	free(ctx);
+	free(bufs);
+	free(iov);
+	free(v);
+	return rc;
 }
 
 int bmap_parent_slot(struct wbuf *b, struct wafl_bptr **slot)

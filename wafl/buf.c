@@ -2,12 +2,13 @@
  * buf.c - the buffer cache: every block of every instance that is in
  * memory, found by (instance, inode, level, index).
  *
- * Dirty buffers sit on their instance's dirty list and are never evicted;
- * a buffer that a CP wrote stays pinned (pin_cp) until that CP is durable,
- * so a re-read can never see a block that is not on disk yet. Clean,
- * unpinned buffers form the LRU and are evicted by cache_trim(), which
- * runs only between operations: a pointer into a buffer stays valid for
- * the whole operation that obtained it.
+ * Dirty buffers sit on their instance's dirty list and are never evicted.
+ * Clean buffers form the LRU and are evicted by cache_trim(), which runs
+ * only between operations: a pointer into a buffer stays valid for the
+ * whole operation that obtained it. A clean buffer that the running CP
+ * has not written yet may go too: a re-read finds the CP's copy
+ * (cp_inflight_slot), never the old block. The cache's size bounds
+ * buffers and the CP's copies together.
  */
 #include <stdlib.h>
 
@@ -119,10 +120,12 @@ void cache_drop(struct wcache *c, struct wbuf *b)
 void cache_trim(struct wafl_aggr *a)
 {
 	struct wcache *c = &a->cache;
-	while (c->nbufs > c->max_bufs) {
+	/* the running CP's copies are memory too */
+	size_t copies = cp_inflight_blocks(a);
+	while (c->nbufs + copies > c->max_bufs) {
 		struct wbuf *b = TAILQ_FIRST(&c->lru);
-		if (!b || b->pin_cp > a->cp_durable)
-			break; /* the rest were written by a CP still in flight */
+		if (!b)
+			break; /* the rest are dirty */
 		cache_drop(c, b);
 	}
 }
@@ -150,12 +153,11 @@ void cache_mark_dirty(struct wcache *c, struct wbuf *b)
 }
 
 /* Back to the LRU after a CP wrote it. */
-void cache_mark_clean(struct wcache *c, struct wbuf *b, uint64_t pin_cp)
+void cache_mark_clean(struct wcache *c, struct wbuf *b)
 {
 	TAILQ_REMOVE(&b->fs->dirty, b, dirty_link);
 	b->fs->ndirty--;
 	b->fs->aggr->ndirty--;
 	b->flags &= (uint8_t) ~(B_DIRTY | B_HOMED);
-	b->pin_cp = pin_cp;
 	TAILQ_INSERT_TAIL(&c->lru, b, lru_link);
 }

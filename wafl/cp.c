@@ -19,8 +19,10 @@
  * The buffers are clean again at once and operations go on; the copies
  * are what is written. The CP writer thread writes them, syncs, writes the
  * alternate superblock (the atomic commit of the whole aggregate), syncs,
- * and reports back. Only then do in-flight frees become allocatable, may
- * pinned buffers be evicted and does the NVLOG half become reusable.
+ * and reports back. Only then do in-flight frees become allocatable and
+ * does the NVLOG half become reusable. Meanwhile a clean buffer may be
+ * evicted: a read of a block the CP has not written yet is served from
+ * its copy (cp_inflight_slot), and the copies count against the cache.
  */
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -40,6 +42,10 @@ struct cp_io {
 	uint64_t cp;
 	struct cp_ioent *ents;
 	size_t n, cap;
+	/* pvbn -> entry, so reads find what is not on the disks yet */
+	uint64_t *hkey;
+	size_t *hval;
+	size_t hcap; /* power of two */
 	struct wafl_super sb;
 	int rc;
 	uint64_t t0;
@@ -100,7 +106,54 @@ static void io_free(struct cp_io *io)
 	for (size_t i = 0; i < io->n; i++)
 		free(io->ents[i].slot);
 	free(io->ents);
+	free(io->hkey);
+	free(io->hval);
 	free(io);
+}
+
+static size_t io_hash(uint64_t pvbn, size_t mask)
+{
+	return (size_t)((pvbn * 0x9e3779b97f4a7c15ull) >> 17) & mask;
+}
+
+/* Indexes the blocks of a frozen CP by address. */
+static int io_index(struct cp_io *io)
+{
+	size_t cap = 64;
+	while (cap < io->n * 2)
+		cap <<= 1;
+	io->hkey = calloc(cap, sizeof(*io->hkey));
+	io->hval = malloc(cap * sizeof(*io->hval));
+	if (!io->hkey || !io->hval)
+		return -ENOMEM;
+	io->hcap = cap;
+	for (size_t i = 0; i < io->n; i++) {
+		size_t j = io_hash(io->ents[i].pvbn, cap - 1);
+		while (io->hkey[j] && io->hkey[j] != io->ents[i].pvbn)
+			j = (j + 1) & (cap - 1);
+		io->hkey[j] = io->ents[i].pvbn;
+		io->hval[j] = i;
+	}
+	return 0;
+}
+
+const uint8_t *cp_inflight_slot(struct wafl_aggr *a, uint64_t pvbn)
+{
+	struct cp_io *io = a->cp_io;
+	if (!io || !io->hcap || !pvbn)
+		return NULL;
+	size_t j = io_hash(pvbn, io->hcap - 1);
+	while (io->hkey[j]) {
+		if (io->hkey[j] == pvbn)
+			return io->ents[io->hval[j]].slot;
+		j = (j + 1) & (io->hcap - 1);
+	}
+	return NULL;
+}
+
+size_t cp_inflight_blocks(struct wafl_aggr *a)
+{
+	return a->cp_io ? a->cp_io->n : 0;
 }
 
 /* ---- homing --------------------------------------------------------- */
@@ -355,7 +408,7 @@ static int seal_fs(struct wafl_fs *fs, struct cp_io *io)
 		io->bytes += WAFL_SLOT_SIZE;
 	}
 	for (size_t i = 0; i < n; i++)
-		cache_mark_clean(&a->cache, v[i], io->cp);
+		cache_mark_clean(&a->cache, v[i]);
 	free(v);
 	fs->fsi.cp = io->cp;
 	fs->fsi.snaptab = fs->snapdi.top[0];
@@ -365,34 +418,52 @@ static int seal_fs(struct wafl_fs *fs, struct cp_io *io)
 
 /* ---- the CP writer thread ------------------------------------------- */
 
-static int ent_cmp(const void *x, const void *y)
+/* Where each block goes, for sorting the writes disk by disk. */
+struct cp_place {
+	struct wafl_disk *d;
+	uint64_t slot;
+	uint8_t *data;
+};
+
+static int place_cmp(const void *x, const void *y)
 {
-	const struct cp_ioent *a = x, *b = y;
-	return a->pvbn < b->pvbn ? -1 : a->pvbn > b->pvbn;
+	const struct cp_place *a = x, *b = y;
+	if (a->d != b->d)
+		return a->d->position + a->d->group * 1024u < b->d->position + b->d->group * 1024u
+			       ? -1
+			       : 1;
+	return a->slot < b->slot ? -1 : a->slot > b->slot;
 }
+
+#define CP_IOV 256 /* slots one pwritev carries (about 1 MiB) */
 
 static int cp_write(struct wafl_aggr *a, struct cp_io *io)
 {
-	if (io->n)
-		qsort(io->ents, io->n, sizeof(*io->ents), ent_cmp);
-	/* gather runs of consecutive slots on one disk into one pwritev */
-	struct iovec iov[64];
-	size_t i = 0;
-	while (i < io->n) {
-		struct wafl_disk *d;
-		uint64_t s0;
-		int rc = raid_map(&a->raid, io->ents[i].pvbn, &d, &s0);
-		if (rc)
+	/* RAID-0 spreads consecutive blocks over the disks: sort by disk and
+	 * slot, so that each disk gets its runs in as few calls as it can */
+	struct cp_place *pl = io->n ? malloc(io->n * sizeof(*pl)) : NULL;
+	if (io->n && !pl)
+		return -ENOMEM;
+	for (size_t i = 0; i < io->n; i++) {
+		int rc = raid_map(&a->raid, io->ents[i].pvbn, &pl[i].d, &pl[i].slot);
+		if (rc) {
+			free(pl);
 			return rc;
+		}
+		pl[i].data = io->ents[i].slot;
+	}
+	if (io->n)
+		qsort(pl, io->n, sizeof(*pl), place_cmp);
+	struct iovec iov[CP_IOV];
+	size_t i = 0;
+	int rc = 0;
+	while (i < io->n && !rc) {
+		struct wafl_disk *d = pl[i].d;
+		uint64_t s0 = pl[i].slot;
 		int k = 0;
 		size_t j = i;
-		while (j < io->n && k < 64) {
-			struct wafl_disk *dj;
-			uint64_t sj;
-			if (raid_map(&a->raid, io->ents[j].pvbn, &dj, &sj) || dj != d ||
-			    sj != s0 + (uint64_t)k)
-				break;
-			iov[k].iov_base = io->ents[j].slot;
+		while (j < io->n && k < CP_IOV && pl[j].d == d && pl[j].slot == s0 + (uint64_t)k) {
+			iov[k].iov_base = pl[j].data;
 			iov[k].iov_len = WAFL_SLOT_SIZE;
 			k++;
 			j++;
@@ -402,15 +473,15 @@ static int cp_write(struct wafl_aggr *a, struct cp_io *io)
 		ssize_t w = pwritev(d->fd, iov, k, off);
 		if (w < 0 || (size_t)w != want) {
 			/* short or failed: fall back to one slot at a time */
-			for (int m = 0; m < k; m++) {
+			for (int m = 0; m < k && !rc; m++)
 				rc = disk_write_slot(d, s0 + (uint64_t)m, iov[m].iov_base);
-				if (rc)
-					return rc;
-			}
 		}
 		i = j;
 	}
-	int rc = raid_sync(&a->raid);
+	free(pl);
+	if (rc)
+		return rc;
+	rc = raid_sync(&a->raid);
 	if (rc)
 		return rc;
 	rc = super_write_all(&a->raid, &io->sb, io->sb_copy);
@@ -509,6 +580,8 @@ static void cp_begin(struct wafl_aggr *a)
 	io->t0 = wafl_now_usec();
 	io->efd = event_get_fd(a->cp_done_ev);
 	int rc = cp_freeze(a, io);
+	if (!rc)
+		rc = io_index(io);
 	if (rc) {
 		/* The in-memory state can no longer be written consistently:
 		 * stop writing rather than write something wrong. */

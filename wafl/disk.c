@@ -131,12 +131,19 @@ void ctx_seal(uint8_t *slot, const struct wafl_ctx *id)
 
 int ctx_verify(const uint8_t *slot, const struct ctx_expect *e, char *why, size_t whylen)
 {
+	return ctx_verify_parts(slot, slot + WAFL_BS, e, why, whylen);
+}
+
+int ctx_verify_parts(const uint8_t *data, const uint8_t *ctx, const struct ctx_expect *e, char *why,
+		     size_t whylen)
+{
 	struct wafl_ctx c;
-	memcpy(&c, slot + WAFL_BS, sizeof(c));
+	memcpy(&c, ctx, sizeof(c));
 	const char *bad = NULL;
+	uint64_t ck = wafl_cksum(ctx + 8, WAFL_CTX_SIZE - 8, wafl_cksum(data, WAFL_BS, 0));
 	if (c.magic != WAFL_CTX_MAGIC)
 		bad = "no block context (never written, or overwritten)";
-	else if (c.cksum != ctx_cksum(slot))
+	else if (c.cksum != ck)
 		bad = "checksum mismatch (torn write or bit rot)";
 	else if (c.pvbn != e->pvbn)
 		bad = "misdirected write (context names another address)";

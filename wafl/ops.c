@@ -1145,6 +1145,10 @@ int wafl_read(struct wafl_vol *v, const struct wafl_cred *c, const struct wafl_f
 	}
 	if (len > di->size - off)
 		len = (uint32_t)(di->size - off);
+	/* what is not cached is read disk by disk in runs, not block by block */
+	uint64_t f0 = off / WAFL_BS, f1 = (off + len + WAFL_BS - 1) / WAFL_BS;
+	if (f1 - f0 >= 2 && (rc = bmap_prefetch(fs, fh->ino, di, f0, f1 - f0)))
+		goto out;
 	uint8_t *out = buf;
 	uint32_t done = 0;
 	while (done < len) {

@@ -122,6 +122,9 @@ struct ctx_expect {
 };
 /* 0, or -EUCLEAN with a description in why (may be NULL). */
 int ctx_verify(const uint8_t *slot, const struct ctx_expect *e, char *why, size_t whylen);
+/* The same with the block and its context apart. */
+int ctx_verify_parts(const uint8_t *data, const uint8_t *ctx, const struct ctx_expect *e, char *why,
+		     size_t whylen);
 /* Builds the RAID layout from labels + superblock. */
 int raid_assemble(struct wafl_raid *r, const struct wafl_super *sb, struct wafl_disk **disks,
 		  unsigned ndisks);
@@ -149,7 +152,6 @@ struct wbuf {
 	uint8_t level;	       /* 0 = data */
 	uint8_t kind;	       /* enum wafl_bkind */
 	uint8_t flags;	       /* B_* */
-	uint64_t pin_cp;       /* not evictable until this CP is durable */
 	struct wafl_bptr home; /* where it lives (pvbn 0 = nowhere yet) */
 	uint8_t *data;	       /* WAFL_BS bytes */
 	TAILQ_ENTRY(wbuf) hash_link;
@@ -178,7 +180,7 @@ void cache_drop(struct wcache *c, struct wbuf *b);
 void cache_trim(struct wafl_aggr *a);
 void cache_drop_fs(struct wcache *c, struct wafl_fs *fs);
 void cache_mark_dirty(struct wcache *c, struct wbuf *b);
-void cache_mark_clean(struct wcache *c, struct wbuf *b, uint64_t pin_cp);
+void cache_mark_clean(struct wcache *c, struct wbuf *b);
 
 /* ---- file system instances ------------------------------------------ */
 
@@ -320,6 +322,11 @@ int bmap_truncate(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di, uint
 int bmap_parent_slot(struct wbuf *b, struct wafl_bptr **slot);
 uint8_t bmap_kind(uint64_t ino, uint8_t level, const struct wafl_dinode *di);
 uint64_t bmap_capacity(unsigned height, unsigned level);
+/* Reads the data blocks [fbn, fbn + n) of a file that are not cached,
+ * disk by disk in runs (one call per run), into the cache. Blocks that do
+ * not verify are left out: bmap_get reads and reports them. */
+int bmap_prefetch(struct wafl_fs *fs, uint64_t ino, struct wafl_dinode *di, uint64_t fbn,
+		  uint64_t n);
 /* Reads a block from disk and verifies it against its pointer. */
 int block_read(struct wafl_fs *fs, const struct wafl_bptr *p, uint64_t ino, uint8_t level,
 	       uint64_t idx, uint8_t *data);
@@ -355,6 +362,10 @@ int cp_container_slot(struct wafl_aggr *a, struct wafl_fs *fs, uint64_t vvbn, bo
 		      struct wafl_bptr **slot);
 int cp_init(struct wafl_aggr *a);
 void cp_shutdown(struct wafl_aggr *a);
+/* The copy of a block the running CP is writing, or NULL. */
+const uint8_t *cp_inflight_slot(struct wafl_aggr *a, uint64_t pvbn);
+/* How many blocks (copies) it holds. */
+size_t cp_inflight_blocks(struct wafl_aggr *a);
 /* Starts a CP unless one runs (then one more follows it). */
 void cp_request(struct wafl_aggr *a);
 /* Called after every modifying operation: starts a CP past thresholds. */
