@@ -171,11 +171,15 @@ static void aggr_free(struct wafl_aggr *a)
 static void set_limits(struct wafl_aggr *a, const struct wafl_open_params *p)
 {
 	uint64_t cache = p && p->cache_bytes ? p->cache_bytes : DEFAULT_CACHE;
-	uint64_t dirty = p && p->cp_dirty_bytes ? p->cp_dirty_bytes : cache / 4;
+	/* The cache bounds memory: clean buffers, dirty ones, and the copies
+	 * a CP makes of them. Dirty data stays under a third of it, so that
+	 * what is dirty now, its copies at the next freeze and the copies of
+	 * the CP in flight fit together (cache_trim keeps room for them). */
+	uint64_t dirty = p && p->cp_dirty_bytes ? p->cp_dirty_bytes : cache / 6;
 	a->cp_dirty_bufs = dirty / WAFL_BS ? dirty / WAFL_BS : 1;
-	a->hard_dirty_bufs = cache / WAFL_BS / 2;
-	if (a->hard_dirty_bufs < a->cp_dirty_bufs * 2)
-		a->hard_dirty_bufs = a->cp_dirty_bufs * 2;
+	a->hard_dirty_bufs = cache / WAFL_BS / 3;
+	if (a->hard_dirty_bufs < a->cp_dirty_bufs + a->cp_dirty_bufs / 2)
+		a->hard_dirty_bufs = a->cp_dirty_bufs + a->cp_dirty_bufs / 2;
 	a->cp_interval_ms = p && p->cp_interval_ms ? p->cp_interval_ms : DEFAULT_CP_MS;
 	cache_init(&a->cache, cache);
 }

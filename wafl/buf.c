@@ -44,7 +44,6 @@ int cache_init(struct wcache *c, uint64_t bytes)
 
 static void buf_free(struct wbuf *b)
 {
-	free(b->data);
 	free(b);
 }
 
@@ -84,14 +83,13 @@ struct wbuf *cache_find(struct wcache *c, struct wafl_fs *fs, uint64_t ino, uint
 struct wbuf *cache_new(struct wcache *c, struct wafl_fs *fs, uint64_t ino, uint8_t level,
 		       uint64_t idx)
 {
-	struct wbuf *b = calloc(1, sizeof(*b));
+	/* the header and its block in one allocation: one malloc header and
+	 * no alignment slack per buffer, which adds up at 65 536 buffers */
+	size_t hdr = (sizeof(struct wbuf) + 15) & ~(size_t)15; /* the block 16-aligned */
+	struct wbuf *b = calloc(1, hdr + WAFL_BS);
 	if (!b)
 		return NULL;
-	if (posix_memalign((void **)&b->data, 64, WAFL_BS)) {
-		free(b);
-		return NULL;
-	}
-	memset(b->data, 0, WAFL_BS);
+	b->data = (uint8_t *)b + hdr;
 	b->fs = fs;
 	b->ino = ino;
 	b->level = level;
@@ -120,9 +118,10 @@ void cache_drop(struct wcache *c, struct wbuf *b)
 void cache_trim(struct wafl_aggr *a)
 {
 	struct wcache *c = &a->cache;
-	/* the running CP's copies are memory too */
+	/* the running CP's copies are memory too, and so will be the next
+	 * CP's copies of what is dirty now: keep room for both */
 	size_t copies = cp_inflight_blocks(a);
-	while (c->nbufs + copies > c->max_bufs) {
+	while (c->nbufs + copies + a->ndirty > c->max_bufs) {
 		struct wbuf *b = TAILQ_FIRST(&c->lru);
 		if (!b)
 			break; /* the rest are dirty */

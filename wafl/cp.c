@@ -595,6 +595,7 @@ static void cp_begin(struct wafl_aggr *a)
 	}
 	a->cp_next++;
 	a->cp_running = true;
+
 	pthread_mutex_lock(&a->cp_mu);
 	io->rc = 1; /* 1 = to be written */
 	a->cp_io = io;

@@ -464,8 +464,7 @@ int ops_room(struct wafl_aggr *a, size_t payload)
 
 static void op_end(struct wafl_aggr *a)
 {
-	if (!a->cp_running)
-		cache_trim(a);
+	cache_trim(a);
 }
 
 /* ---- directories through dir_io ------------------------------------- */

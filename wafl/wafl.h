@@ -84,7 +84,7 @@ struct wafl_open_params {
 	bool read_only;		 /* no replay, no CPs, every write refused */
 	uint64_t cache_bytes;	 /* 0 = default (256 MiB) */
 	unsigned cp_interval_ms; /* 0 = default (10 s); timer-driven CPs */
-	uint64_t cp_dirty_bytes; /* 0 = default (cache/4); dirty data that starts a CP */
+	uint64_t cp_dirty_bytes; /* 0 = default (cache/6); dirty data that starts a CP */
 };
 
 /* Mounts: reads the newest valid superblock, replays the NVLOG, and (when
