@@ -558,7 +558,7 @@ void wafl_aggr_info(struct wafl_aggr *a, struct wafl_aggr_info *o)
 	nvlog_stats(a, &o->nvlog_size_bytes, &o->nvlog_used_bytes, &o->disk_bytes_read);
 	o->nvlog_bytes_written = o->disk_bytes_read;
 	o->disk_bytes_read = 0;
-	o->cache_bytes = a->cache.max_bufs * WAFL_BS;
+	o->cache_bytes = a->cache.bytes;
 	o->cache_used_bytes = a->cache.nbufs * WAFL_BS;
 	o->dirty_bytes = a->ndirty * WAFL_BS;
 	o->cache_hits = a->cache.hits;

@@ -27,7 +27,10 @@ static size_t key_hash(const struct wafl_fs *fs, uint64_t ino, uint8_t level, ui
 int cache_init(struct wcache *c, uint64_t bytes)
 {
 	memset(c, 0, sizeof(*c));
-	c->max_bufs = bytes / WAFL_BS;
+	/* a buffer costs its block, its header and malloc's own header */
+	size_t per = WAFL_BS + ((sizeof(struct wbuf) + 15) & ~(size_t)15) + 16;
+	c->max_bufs = bytes / per;
+	c->bytes = bytes;
 	if (c->max_bufs < 256)
 		c->max_bufs = 256;
 	c->hash_size = 1024;

@@ -165,6 +165,7 @@ struct wcache {
 	size_t hash_size; /* power of two */
 	size_t nbufs;
 	size_t max_bufs;
+	uint64_t bytes; /* as configured: buffers, headers and CP copies */
 	struct wbuf_list lru;
 	uint64_t hits, misses;
 };
