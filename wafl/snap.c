@@ -1178,12 +1178,13 @@ int wafl_snap_restore(struct wafl_vol *v, const char *name, struct wafl_stab *st
 	rec_init(&r, OP_SNAPRESTORE, fs);
 	table_changed(fs, &r);
 	r.snapid = s->snapid;
-	/* the record first: a restore cannot be undone if logging failed */
-	if ((rc = log_snap(v->aggr, &r, st)))
-		return rc;
-	if ((rc = apply_restore(fs, s))) {
-		wafl_logf(WLOG_ERR, "vol %u: restore failed half-way (%s); the aggregate is now "
-				    "read-only",
+	/* applied, then logged, as every operation: logging may start a CP,
+	 * which must freeze the restored tree (the record is in its epoch) */
+	if (!(rc = apply_restore(fs, s)))
+		rc = log_snap(v->aggr, &r, st);
+	if (rc) {
+		/* a restore cannot be undone half-way */
+		wafl_logf(WLOG_ERR, "vol %u: restore failed (%s); the aggregate is now read-only",
 			  fs->volid, strerror(-rc));
 		v->aggr->read_only = true;
 		return rc;
@@ -1683,7 +1684,8 @@ void snap_vol_info(struct wafl_vol *v, struct wafl_vol_info *o)
 	struct wafl_fs *fs = v->fs;
 	o->nsnaps = fs->nsnaps;
 	o->snap_blocks = fs->sum_only;
-	o->reclaiming_blocks = fs->rebuild ? fs->sum_only : 0;
+	/* at least 1 while the rebuild runs, even when nothing is left to free */
+	o->reclaiming_blocks = fs->rebuild ? (fs->sum_only ? fs->sum_only : 1) : 0;
 	o->snapdir_visible = fs->fsi.sflags & WAFL_FSF_SNAPDIR_VISIBLE;
 	if (!fs->parent_volid)
 		return;

@@ -29,6 +29,22 @@
  * commit before the next operation: until it is durable the write may be
  * lost (§9.6), while the model only knows whole operations in order.
  *
+ * Snapshots are operations too: create, delete and restore. The model
+ * keeps a copy of itself in each snapshot it creates. A create is waited
+ * for (its CP) before the next operation, so a snapshot replayed from the
+ * log is taken when nothing follows it there: whether acknowledged or
+ * not, a snapshot that exists holds exactly the model at its create. A
+ * delete is durable once logged, and its reclaim runs on in the
+ * background while operations continue; a restore is not waited for. The
+ * volume must then hold, for the same k, the model's active tree and
+ * exactly its snapshots (every name, every byte, through .snapshot/NAME),
+ * and the handles of files a restore dropped must be stale; a new file
+ * never gets a handle handed out before. The checker runs after every
+ * kill, also when it lands while a deletion's reclaim is under way. The
+ * summary line counts the kills that landed while a snapshot create,
+ * delete or restore was not yet durable, and while a reclaim ran (or its
+ * freed blocks waited for their CP).
+ *
  * WAFL_SEED=n repeats an operation sequence (kill times stay random);
  * WAFL_CRASH_CYCLES=n changes the number of kill cycles of each test.
  */
@@ -63,6 +79,8 @@
 #define RING	      (1u << 16) /* per-operation records in shared memory */
 #define OPS_PER_CYCLE (RING / 4) /* a child stops issuing after this many */
 #define UNSET	      UINT64_MAX
+#define MAX_SNAPS     3	 /* snapshots at once */
+#define MAX_DEAD      64 /* handles a restore dropped, remembered */
 
 /* ---- the model ------------------------------------------------------ */
 
@@ -83,20 +101,55 @@ struct ment {
 	char name[NAME_LEN];
 };
 
+struct model;
+
+/* A snapshot of the volume: the model as it was when it was taken. */
+struct msnap {
+	bool used;
+	char name[NAME_LEN];
+	uint64_t born;	   /* the create's operation */
+	struct model *img; /* its own snapshots unused */
+};
+
 struct model {
 	uint32_t volid;
 	int big;		 /* the "big" directory */
 	struct mobj o[MAX_OBJS]; /* o[0] is the root */
 	struct ment e[MAX_ENTS];
+	struct msnap snaps[MAX_SNAPS];
+	struct {
+		uint64_t ino;
+		uint32_t gen;
+	} dead[MAX_DEAD]; /* handles of files a restore dropped: stale */
+	unsigned ndead;
 };
 
-enum ckind { K_CREATE, K_MKDIR, K_WRITE, K_UNSTABLE, K_TRUNC, K_RENAME, K_LINK, K_REMOVE, K_RMDIR };
-static const char *const kind_name[] = {"create",   "mkdir",  "write", "unstable+commit",
-					"truncate", "rename", "link",  "remove",
-					"rmdir"};
+enum ckind {
+	K_CREATE,
+	K_MKDIR,
+	K_WRITE,
+	K_UNSTABLE,
+	K_TRUNC,
+	K_RENAME,
+	K_LINK,
+	K_REMOVE,
+	K_RMDIR,
+	K_SNAPCREATE,
+	K_SNAPDELETE,
+	K_SNAPRESTORE,
+};
+static const char *const kind_name[] = {
+	"create", "mkdir",  "write", "unstable+commit", "truncate",	   "rename",
+	"link",	  "remove", "rmdir", "snapshot create", "snapshot delete", "snapshot restore"};
+
+static bool is_snap_op(enum ckind k)
+{
+	return k == K_SNAPCREATE || k == K_SNAPDELETE || k == K_SNAPRESTORE;
+}
 
 struct op {
 	enum ckind kind;
+	int snap;      /* snapshot delete and restore: the model's slot */
 	int obj;       /* write, truncate, link: the file */
 	int dir, dir2; /* directory objects */
 	char name[NAME_LEN], name2[NAME_LEN];
@@ -111,6 +164,7 @@ struct op {
 struct oprec {
 	uint8_t durable; /* the file system called back: durable */
 	uint8_t noop;	 /* nothing to wait for: it changed nothing */
+	uint8_t kind;	 /* enum ckind */
 	uint64_t ino;	 /* create, mkdir: what it chose (0 = not returned yet) */
 	uint32_t gen;
 };
@@ -122,6 +176,7 @@ struct shared {
 	int opened;	     /* the child's mount (with its replay) returned */
 	int closing, closed; /* the child's clean unmount began, returned */
 	int cp_running;	     /* wafl_aggr_info().cp_running, sampled often */
+	int reclaiming;	     /* a snapshot deletion's reclaim runs, or its frees wait for a CP */
 	uint64_t eagain;     /* operations refused with -EAGAIN, retried */
 	uint64_t t_start_ns; /* when it started issuing, from fork */
 	char msg[1536];	     /* why a child gave up */
@@ -251,7 +306,43 @@ static void model_free(struct model *m)
 {
 	for (int i = 0; i < MAX_OBJS; i++)
 		free(m->o[i].data);
+	for (int i = 0; i < MAX_SNAPS; i++) {
+		if (m->snaps[i].img) {
+			model_free(m->snaps[i].img);
+			free(m->snaps[i].img);
+		}
+	}
 	memset(m, 0, sizeof(*m));
+}
+
+/* dst's objects and names become src's (dst's own data freed first). */
+static void tree_copy(struct model *dst, const struct model *src)
+{
+	for (int i = 0; i < MAX_OBJS; i++)
+		free(dst->o[i].data);
+	memcpy(dst->o, src->o, sizeof(dst->o));
+	memcpy(dst->e, src->e, sizeof(dst->e));
+	for (int i = 0; i < MAX_OBJS; i++) {
+		struct mobj *o = &dst->o[i];
+		o->data = NULL;
+		o->cap = 0;
+		if (!src->o[i].data)
+			continue;
+		o->data = malloc(o->size ? o->size : 1);
+		if (!o->data)
+			abort();
+		memcpy(o->data, src->o[i].data, o->size);
+		o->cap = o->size;
+	}
+}
+
+static bool dead_has(const struct model *m, uint64_t ino, uint32_t gen)
+{
+	unsigned n = m->ndead < MAX_DEAD ? m->ndead : MAX_DEAD;
+	for (unsigned i = 0; i < n; i++)
+		if (m->dead[i].ino == ino && m->dead[i].gen == gen)
+			return true;
+	return false;
 }
 
 /* The bytes a write carries: a function of its seed. */
@@ -350,6 +441,57 @@ static void model_apply(struct model *m, const struct op *op, uint64_t idx, uint
 		int e = find_ent(m, op->dir, op->name), obj = m->e[e].obj;
 		m->e[e].used = false;
 		unlink_obj(m, obj);
+		break;
+	}
+	case K_SNAPCREATE: {
+		struct msnap *ms = &m->snaps[op->snap];
+		ms->used = true;
+		memcpy(ms->name, op->name, NAME_LEN);
+		ms->born = idx;
+		ms->img = calloc(1, sizeof(*ms->img));
+		if (!ms->img)
+			abort();
+		ms->img->volid = m->volid;
+		ms->img->big = m->big;
+		tree_copy(ms->img, m);
+		break;
+	}
+	case K_SNAPDELETE: {
+		struct msnap *ms = &m->snaps[op->snap];
+		model_free(ms->img);
+		free(ms->img);
+		memset(ms, 0, sizeof(*ms));
+		break;
+	}
+	case K_SNAPRESTORE: {
+		const struct model *img = m->snaps[op->snap].img;
+		/* the files it lacks: their handles are stale from now on */
+		for (int i = 0; i < MAX_OBJS; i++) {
+			const struct mobj *o = &m->o[i];
+			if (!o->used || !o->ino)
+				continue;
+			bool kept = false;
+			for (int j = 0; j < MAX_OBJS && !kept; j++)
+				kept = img->o[j].used && img->o[j].ino == o->ino &&
+				       img->o[j].gen == o->gen;
+			if (!kept && !dead_has(m, o->ino, o->gen)) {
+				m->dead[m->ndead % MAX_DEAD].ino = o->ino;
+				m->dead[m->ndead % MAX_DEAD].gen = o->gen;
+				m->ndead++;
+			}
+		}
+		tree_copy(m, img);
+		/* and a file dropped by an earlier restore may be back */
+		unsigned nd = m->ndead < MAX_DEAD ? m->ndead : MAX_DEAD, keep = 0;
+		for (unsigned d = 0; d < nd; d++) {
+			bool live = false;
+			for (int j = 0; j < MAX_OBJS && !live; j++)
+				live = m->o[j].used && m->o[j].ino == m->dead[d].ino &&
+				       m->o[j].gen == m->dead[d].gen;
+			if (!live)
+				m->dead[keep++] = m->dead[d];
+		}
+		m->ndead = keep;
 		break;
 	}
 	}
@@ -451,9 +593,37 @@ static bool gen_big(const struct model *m, uint64_t *r, uint64_t idx, struct op 
 	return true;
 }
 
+/* A snapshot create (a new name from the operation's index), or a delete
+ * or restore of one the model has. */
+static bool gen_snap(const struct model *m, uint64_t *r, uint64_t idx, unsigned c, struct op *op)
+{
+	int used[MAX_SNAPS], n = 0;
+	for (int i = 0; i < MAX_SNAPS; i++)
+		if (m->snaps[i].used)
+			used[n++] = i;
+	if (c < 30) {
+		if (n == MAX_SNAPS)
+			return false;
+		op->kind = K_SNAPCREATE;
+		for (op->snap = 0; m->snaps[op->snap].used; op->snap++)
+			;
+		snprintf(op->name, NAME_LEN, "s%" PRIu64, idx);
+		return true;
+	}
+	if (!n)
+		return false;
+	op->kind = c < 55 ? K_SNAPDELETE : K_SNAPRESTORE;
+	op->snap = used[rnd(r, (uint64_t)n)];
+	memcpy(op->name, m->snaps[op->snap].name, NAME_LEN);
+	return true;
+}
+
 static bool gen_try(const struct model *m, uint64_t *r, uint64_t idx, struct op *op)
 {
 	memset(op, 0, sizeof(*op));
+	unsigned c = (unsigned)rnd(r, 1000);
+	if (c < 67)
+		return gen_snap(m, r, idx, c, op);
 	if (rnd(r, 100) < 20)
 		return gen_big(m, r, idx, op);
 	unsigned w = (unsigned)rnd(r, 100);
@@ -570,6 +740,11 @@ static void op_describe(const struct model *m, const struct op *op, char *out, s
 		snprintf(out, n, "rename %" PRIu64 "/%s to %" PRIu64 "/%s", m->o[op->dir].ino,
 			 op->name, m->o[op->dir2].ino, op->name2);
 		break;
+	case K_SNAPCREATE:
+	case K_SNAPDELETE:
+	case K_SNAPRESTORE:
+		snprintf(out, n, "%s %s", kind_name[op->kind], op->name);
+		break;
 	default:
 		snprintf(out, n, "%s %" PRIu64 "/%s", kind_name[op->kind], m->o[op->dir].ino,
 			 op->name);
@@ -641,6 +816,15 @@ static int op_exec(struct wt *t, const struct model *m, const struct op *op, uin
 		break;
 	case K_RMDIR:
 		rc = RETRY(t, wafl_rmdir(t->v, NULL, &d, op->name, st));
+		break;
+	case K_SNAPCREATE:
+		rc = RETRY(t, wafl_snap_create(t->v, op->name, st));
+		break;
+	case K_SNAPDELETE:
+		rc = RETRY(t, wafl_snap_delete(t->v, op->name, NULL, 0, st));
+		break;
+	case K_SNAPRESTORE:
+		rc = RETRY(t, wafl_snap_restore(t->v, op->name, st));
 		break;
 	}
 	if (rc) {
@@ -804,16 +988,16 @@ static int read_file(struct wt *t, const struct wafl_fh *fh, struct sino *si, ch
 	return 0;
 }
 
-/* Reads every name and every file's bytes, from the root down. */
-static int snap_read(struct wt *t, struct snap *s, char *why, size_t n)
+/* Reads every name and every file's bytes, from root (of the active file
+ * system, or of a snapshot) down. */
+static int snap_read(struct wt *t, const struct wafl_fh *rootfh, struct snap *s, char *why,
+		     size_t n)
 {
 	memset(s, 0, sizeof(*s));
-	struct wafl_fh queue[SNAP_MAX_DIRS], root;
+	struct wafl_fh queue[SNAP_MAX_DIRS], root = *rootfh;
 	struct wafl_attr at;
 	size_t qh = 0, qt = 0;
-	int rc = wafl_root(t->v, &root);
-	if (!rc)
-		rc = wafl_getattr(t->v, &root, &at);
+	int rc = wafl_getattr(t->v, &root, &at);
 	if (rc) {
 		snprintf(why, n, "root: %s", strerror(-rc));
 		return rc;
@@ -880,6 +1064,72 @@ static int snap_read(struct wt *t, struct snap *s, char *why, size_t n)
 	qsort(s->e, s->ne, sizeof(*s->e), sent_cmp);
 	s->sorted = true;
 	return rc;
+}
+
+/* The volume: its active file system and each of its snapshots. */
+struct vimage {
+	struct snap act;
+	unsigned n;
+	char names[MAX_SNAPS + 4][WAFL_SNAPNAME_MAX + 1];
+	struct snap s[MAX_SNAPS + 4];
+};
+
+static void vimage_free(struct vimage *v)
+{
+	snap_free(&v->act);
+	for (unsigned i = 0; i < v->n; i++)
+		snap_free(&v->s[i]);
+	v->n = 0;
+}
+
+static int snapname_collect(void *arg, const struct wafl_dirent *de)
+{
+	struct vimage *v = arg;
+	if ((de->namelen == 1 && de->name[0] == '.') ||
+	    (de->namelen == 2 && de->name[0] == '.' && de->name[1] == '.'))
+		return 0;
+	if (v->n == MAX_SNAPS + 4 || de->namelen > WAFL_SNAPNAME_MAX)
+		return 1;
+	memcpy(v->names[v->n], de->name, de->namelen);
+	v->names[v->n][de->namelen] = 0;
+	v->n++;
+	return 0;
+}
+
+/* Reads the active file system, then every snapshot /.snapshot lists. */
+static int vimage_read(struct wt *t, struct vimage *v, char *why, size_t n)
+{
+	memset(v, 0, sizeof(*v));
+	struct wafl_fh root, sd;
+	struct wafl_attr at;
+	int rc = wafl_root(t->v, &root);
+	if (!rc)
+		rc = snap_read(t, &root, &v->act, why, n);
+	if (rc)
+		return rc;
+	bool eof = false;
+	if ((rc = wafl_lookup(t->v, NULL, &root, WAFL_SNAPDIR_NAME, &sd, &at)) ||
+	    (rc = wafl_readdir(t->v, NULL, &sd, 0, snapname_collect, v, &eof)) || !eof) {
+		snprintf(why, n, "listing /.snapshot: %s", rc ? strerror(-rc) : "too many names");
+		v->n = 0;
+		return rc ? rc : -EUCLEAN;
+	}
+	unsigned listed = v->n;
+	v->n = 0;
+	for (unsigned i = 0; i < listed; i++) {
+		struct wafl_fh sr;
+		v->n = i + 1;
+		if ((rc = wafl_lookup(t->v, NULL, &sd, v->names[i], &sr, &at))) {
+			snprintf(why, n, "lookup /.snapshot/%s: %s", v->names[i], strerror(-rc));
+			return rc;
+		}
+		char sub[400];
+		if ((rc = snap_read(t, &sr, &v->s[i], sub, sizeof(sub)))) {
+			snprintf(why, n, "in snapshot %s: %s", v->names[i], sub);
+			return rc;
+		}
+	}
+	return 0;
 }
 
 /* ---- comparing --------------------------------------------------------- */
@@ -1005,6 +1255,61 @@ static bool model_matches(const struct model *m, const struct snap *s, uint64_t 
 	return ok;
 }
 
+/* The volume and each of its snapshots hold exactly model m. */
+static bool vimage_matches(const struct model *m, const struct vimage *v, uint64_t map[MAX_OBJS],
+			   char *why, size_t n)
+{
+	if (!model_matches(m, &v->act, map, why, n))
+		return false;
+	bool seen[MAX_SNAPS + 4] = {false};
+	for (int i = 0; i < MAX_SNAPS; i++) {
+		const struct msnap *ms = &m->snaps[i];
+		if (!ms->used)
+			continue;
+		unsigned j = 0;
+		while (j < v->n && strcmp(v->names[j], ms->name))
+			j++;
+		if (j == v->n) {
+			snprintf(why, n, "snapshot %s (op %" PRIu64 ") is missing", ms->name,
+				 ms->born);
+			return false;
+		}
+		seen[j] = true;
+		char sub[400];
+		if (!model_matches(ms->img, &v->s[j], NULL, sub, sizeof(sub))) {
+			snprintf(why, n, "snapshot %s (op %" PRIu64 "): %s", ms->name, ms->born,
+				 sub);
+			return false;
+		}
+	}
+	for (unsigned j = 0; j < v->n; j++) {
+		if (!seen[j]) {
+			snprintf(why, n, "snapshot %s exists, the model has none", v->names[j]);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The handles of files a restore dropped are stale. */
+static bool stale_matches(struct wt *t, const struct model *m, char *why, size_t n)
+{
+	unsigned nd = m->ndead < MAX_DEAD ? m->ndead : MAX_DEAD;
+	for (unsigned i = 0; i < nd; i++) {
+		struct wafl_fh fh = {m->volid, 0, m->dead[i].ino, m->dead[i].gen};
+		struct wafl_attr at;
+		int rc = wafl_getattr(t->v, &fh, &at);
+		if (rc != -ESTALE) {
+			snprintf(why, n,
+				 "ino %" PRIu64 " gen %u, dropped by a restore: getattr %s, not "
+				 "stale",
+				 fh.ino, fh.gen, rc ? strerror(-rc) : "works");
+			return false;
+		}
+	}
+	return true;
+}
+
 /* The volume's count of inodes in use agrees with the model's files. */
 static bool count_matches(struct wt *t, const struct model *m, char *why, size_t n)
 {
@@ -1037,29 +1342,34 @@ static void apply_from_ring(struct model *m, uint64_t seed, uint64_t k, const st
 static int settle(struct wt *t, struct model *m, uint64_t *k, uint64_t lo, uint64_t hi,
 		  uint64_t seed, struct shared *sh, uint8_t *scratch, char *why, size_t n)
 {
-	struct snap s;
-	int rc = snap_read(t, &s, why, n);
+	struct vimage *v = malloc(sizeof(*v));
+	if (!v)
+		abort();
+	int rc = vimage_read(t, v, why, n);
 	if (rc) {
-		snap_free(&s);
+		vimage_free(v);
+		free(v);
 		return rc;
 	}
+	const struct snap *sp = &v->act;
 	for (; *k < lo; ++*k)
 		apply_from_ring(m, seed, *k, sh, scratch);
 	char first[512] = "", ops[512] = "";
 	for (;;) {
 		char diff[512];
 		uint64_t map[MAX_OBJS];
-		if (model_matches(m, &s, map, diff, sizeof(diff))) {
+		if (vimage_matches(m, v, map, diff, sizeof(diff))) {
 			for (int i = 0; i < MAX_OBJS; i++) {
 				struct mobj *o = &m->o[i];
 				if (!o->used || o->ino)
 					continue;
 				o->ino = map[i];
-				o->gen = snap_inode(&s, map[i])->at.gen;
+				o->gen = snap_inode(sp, map[i])->at.gen;
 				sh->ring[o->born % RING].ino = o->ino;
 				sh->ring[o->born % RING].gen = o->gen;
 			}
-			if (!count_matches(t, m, diff, sizeof(diff))) {
+			if (!count_matches(t, m, diff, sizeof(diff)) ||
+			    !stale_matches(t, m, diff, sizeof(diff))) {
 				snprintf(why, n, "after %" PRIu64 " operations: %s", *k, diff);
 				rc = -EUCLEAN;
 			}
@@ -1088,7 +1398,8 @@ static int settle(struct wt *t, struct model *m, uint64_t *k, uint64_t lo, uint6
 		apply_from_ring(m, seed, *k, sh, scratch);
 		++*k;
 	}
-	snap_free(&s);
+	vimage_free(v);
+	free(v);
 	return rc;
 }
 
@@ -1102,11 +1413,15 @@ static int ro_compare(struct wt *t, const struct model *m, char *why, size_t n)
 		snprintf(why, n, "read-only mount: %s", strerror(-rc));
 		return rc;
 	}
-	struct snap s;
-	rc = snap_read(t, &s, why, n);
-	if (!rc && (!model_matches(m, &s, NULL, why, n) || !count_matches(t, m, why, n)))
+	struct vimage *v = malloc(sizeof(*v));
+	if (!v)
+		abort();
+	rc = vimage_read(t, v, why, n);
+	if (!rc && (!vimage_matches(m, v, NULL, why, n) || !count_matches(t, m, why, n) ||
+		    !stale_matches(t, m, why, n)))
 		rc = -EUCLEAN;
-	snap_free(&s);
+	vimage_free(v);
+	free(v);
 	wt_close(t);
 	event_base_free(t->base);
 	t->base = NULL;
@@ -1133,11 +1448,20 @@ static void on_durable(void *arg)
 	g_sh->acked = a;
 }
 
+static uint64_t g_reclaim_cp; /* a child: a reclaim's frees are durable with this CP */
+
+/* What the file system is doing, for the parent to see when it kills: a
+ * CP, a deletion's reclaim (or the CP its freed blocks wait for). */
 static void sample_cp(struct wt *t, struct shared *sh)
 {
 	struct wafl_aggr_info ai;
 	wafl_aggr_info(t->a, &ai);
 	sh->cp_running = ai.cp_running;
+	struct wafl_vol_info vi;
+	wafl_vol_info(t->v, &vi);
+	if (vi.reclaiming_blocks)
+		g_reclaim_cp = ai.cp_count + 2;
+	sh->reclaiming = vi.reclaiming_blocks || ai.cp_count < g_reclaim_cp;
 }
 
 __attribute__((noreturn, format(printf, 2, 3))) static void child_fail(struct shared *sh,
@@ -1195,6 +1519,7 @@ __attribute__((noreturn)) static void child_main(struct wt *t, struct model *m, 
 		struct oprec *r = &sh->ring[i % RING];
 		r->durable = 0;
 		r->noop = 0;
+		r->kind = (uint8_t)op.kind;
 		r->ino = 0;
 		r->gen = 0;
 		sample_cp(t, sh);
@@ -1206,14 +1531,37 @@ __attribute__((noreturn)) static void child_main(struct wt *t, struct model *m, 
 		uint32_t gen;
 		if ((rc = op_exec(t, m, &op, buf, &st, &ino, &gen, why, sizeof(why))))
 			child_fail(sh, "operation %" PRIu64 ": %s", i, why);
+		if (ino) {
+			/* a generation is never handed out twice */
+			if (dead_has(m, ino, gen))
+				child_fail(sh,
+					   "operation %" PRIu64 ": new ino %" PRIu64 " gen %u is "
+					   "the handle of a file a restore dropped",
+					   i, ino, gen);
+			for (int o = 0; o < MAX_OBJS; o++)
+				if (m->o[o].used && m->o[o].ino == ino)
+					child_fail(sh,
+						   "operation %" PRIu64 ": new ino %" PRIu64
+						   " is in use",
+						   i, ino);
+		}
 		r->ino = ino;
 		r->gen = gen;
 		r->noop = !st.log_seq && !st.cp;
 		BARRIER();
 		model_apply(m, &op, i, ino, gen, buf);
 		wafl_when_durable(t->a, &st, on_durable, (void *)(uintptr_t)i);
-		if (op.kind == K_UNSTABLE) {
-			/* the write may be lost until its commit is durable */
+		if (op.kind == K_SNAPRESTORE && !stale_matches(t, m, why, sizeof(why)))
+			child_fail(sh, "operation %" PRIu64 " (restore %s): %s", i, op.name, why);
+		if (op.kind == K_SNAPDELETE) {
+			struct wafl_aggr_info ai;
+			wafl_aggr_info(t->a, &ai);
+			g_reclaim_cp = ai.cp_count + 2;
+		}
+		if (op.kind == K_UNSTABLE || op.kind == K_SNAPCREATE) {
+			/* the write may be lost until its commit is durable; a
+			 * snapshot replayed from the log must find nothing after
+			 * its record there */
 			while (sh->acked <= i) {
 				sample_cp(t, sh);
 				event_base_loop(t->base, EVLOOP_ONCE);
@@ -1233,7 +1581,30 @@ struct stats {
 	unsigned cycles, verified, by_child, unacked_present, kills_in_cp, kills_log_pending;
 	unsigned kills_in_mount, kills_in_settle, kills_in_close, clean_closes, big_max;
 	uint64_t ops_issued, ops_acked, eagain;
+	/* snapshots: kills while one was not yet durable, by kind; while a
+	 * reclaim ran; unacknowledged ones found after the crash, or not */
+	unsigned kills_snap[3], kills_reclaim, snap_ops[3], unacked_kept[3], unacked_lost[3];
 };
+
+/* Unacknowledged snapshot operations at a kill: which survived is known
+ * once the state after it is settled. */
+struct unacked {
+	unsigned n;
+	uint64_t idx[8];
+	uint8_t kind[8];
+};
+
+static void tally_unacked(struct stats *S, struct unacked *u, uint64_t k)
+{
+	for (unsigned i = 0; i < u->n; i++) {
+		unsigned c = u->kind[i] - K_SNAPCREATE;
+		if (k > u->idx[i])
+			S->unacked_kept[c]++;
+		else
+			S->unacked_lost[c]++;
+	}
+	u->n = 0;
+}
 
 static uint64_t env_u64(const char *name, uint64_t dflt)
 {
@@ -1316,6 +1687,7 @@ static void crash_run(enum wafl_aggr_kind kind, uint64_t nvlog_bytes, unsigned n
 	unsigned chain = 0;
 	uint64_t startup_ns = 5000000; /* a child's mount and compare: the longest seen */
 	char why[1536];
+	struct unacked ua = {0};
 
 	for (unsigned cycle = 0; cycle < ncycles; cycle++) {
 		struct child_params p = {
@@ -1383,6 +1755,7 @@ static void crash_run(enum wafl_aggr_kind kind, uint64_t nvlog_bytes, unsigned n
 				S.verified++;
 				S.by_child++;
 				S.unacked_present += k > lo;
+				tally_unacked(&S, &ua, k);
 			}
 			/* every operation called back durable must be there, even one
 			 * past a gap in the acknowledged prefix; but a rename of a
@@ -1396,6 +1769,23 @@ static void crash_run(enum wafl_aggr_kind kind, uint64_t nvlog_bytes, unsigned n
 			S.ops_issued += hi - k;
 			S.ops_acked += lo - k;
 			pending = true;
+			bool in[3] = {false};
+			for (uint64_t i = k; i < hi; i++) {
+				const struct oprec *o = &sh->ring[i % RING];
+				if (!is_snap_op(o->kind))
+					continue;
+				S.snap_ops[o->kind - K_SNAPCREATE]++;
+				if (o->durable)
+					continue;
+				in[o->kind - K_SNAPCREATE] = true;
+				if (i >= lo && ua.n < 8) {
+					ua.idx[ua.n] = i;
+					ua.kind[ua.n++] = o->kind;
+				}
+			}
+			for (int c = 0; c < 3; c++)
+				S.kills_snap[c] += in[c];
+			S.kills_reclaim += sh->reclaiming != 0;
 		}
 
 		unsigned nbig = 0;
@@ -1442,6 +1832,7 @@ static void crash_run(enum wafl_aggr_kind kind, uint64_t nvlog_bytes, unsigned n
 				     seed, cycle, t.dir, k0, why);
 			S.verified++;
 			S.unacked_present += k > lo;
+			tally_unacked(&S, &ua, k);
 			pending = false;
 		}
 		cr_assert_eq(wt_close(&t), 0);
@@ -1470,6 +1861,15 @@ static void crash_run(enum wafl_aggr_kind kind, uint64_t nvlog_bytes, unsigned n
 		S.verified, S.by_child, S.unacked_present, S.kills_in_cp, S.kills_log_pending,
 		S.kills_in_mount, S.kills_in_settle, S.kills_in_close, S.clean_closes, S.big_max,
 		S.eagain);
+	fprintf(stderr,
+		"crash: %s seed %" PRIu64 ": snapshot creates %u, deletes %u, restores %u issued; "
+		"kills while one was not yet durable: create %u, delete %u, restore %u; kills "
+		"during a reclaim (or before its CP): %u; unacknowledged and found after the "
+		"crash / lost: create %u/%u, delete %u/%u, restore %u/%u\n",
+		what, seed, S.snap_ops[0], S.snap_ops[1], S.snap_ops[2], S.kills_snap[0],
+		S.kills_snap[1], S.kills_snap[2], S.kills_reclaim, S.unacked_kept[0],
+		S.unacked_lost[0], S.unacked_kept[1], S.unacked_lost[1], S.unacked_kept[2],
+		S.unacked_lost[2]);
 	cr_assert_geq(S.verified, 1);
 	model_free(m);
 	free(m);
@@ -1489,4 +1889,104 @@ Test(crash, flexvol_kill9, .timeout = 1200)
 Test(crash, tradvol_kill9, .timeout = 1200)
 {
 	crash_run(WAFL_TRAD, 0, 60);
+}
+
+/*
+ * A regression test (crash_run with seed 632616 found the bug as "mount
+ * after the kill: No such file or directory").
+ *
+ * wafl_snap_restore() used to log its record before it applied the
+ * restore, and log_rec()'s cp_maybe() may begin a CP right then: that CP
+ * held the tree as it was before the restore, yet covered the restore's
+ * record. A crash
+ * after that CP and before the next one replays what came after the
+ * restore (acknowledged) onto the unrestored tree: here the create of
+ * "after" takes the inode the restore freed, replay found it in use and
+ * the aggregate no longer mounted. The restore's record is made to cross
+ * half of the log half, so the CP begins exactly there; the child is
+ * killed as soon as that CP is durable, while the next one still writes
+ * the megabytes dirtied meanwhile.
+ */
+static int restore_race_child(struct wt *t)
+{
+	if (wt_open(t))
+		return 10;
+	struct wafl_fh root, x, after;
+	struct wafl_attr at;
+	struct wafl_stab st;
+	if (wafl_root(t->v, &root) || wafl_snap_create(t->v, "s", &st) || wt_wait(t, &st) ||
+	    wafl_create(t->v, NULL, &root, "x", WAFL_UNCHECKED, NULL, 0, &x, &at, &st) ||
+	    wafl_cp_sync(t->a))
+		return 11;
+	/* logged writes until the log half is just short of 50% full */
+	static uint8_t buf[1u << 20];
+	struct wafl_aggr_info ai;
+	wafl_aggr_info(t->a, &ai);
+	uint64_t used0 = ai.nvlog_used_bytes, off = 8;
+	if (wafl_write(t->v, NULL, &x, 0, 8, buf, WAFL_FILE_SYNC, &at, &st))
+		return 12;
+	wafl_aggr_info(t->a, &ai);
+	uint64_t over = ai.nvlog_used_bytes - used0 - 8; /* a write record's own bytes */
+	const uint64_t target = ai.nvlog_size_bytes / 2 / 2, restore_rec = 216;
+	for (;;) {
+		wafl_aggr_info(t->a, &ai);
+		if (ai.cp_running)
+			return 13; /* a CP began while the log filled */
+		uint64_t left = target - ai.nvlog_used_bytes;
+		if (left <= restore_rec)
+			break;
+		uint64_t len = left - restore_rec / 2 - over;
+		len = (len > 65536 ? 65536 : len) & ~7ull;
+		if (!len)
+			break;
+		if (WT_RETRY(t, wafl_write(t->v, NULL, &x, off, (uint32_t)len, buf, WAFL_FILE_SYNC,
+					   &at, &st)))
+			return 14;
+		off += len;
+	}
+	uint64_t cp0 = ai.cp_count;
+	if (wafl_snap_restore(t->v, "s", &st)) /* "x" is not in "s" */
+		return 15;
+	struct wafl_stab st2;
+	if (wafl_create(t->v, NULL, &root, "after", WAFL_UNCHECKED, NULL, 0, &after, &at, &st2))
+		return 16;
+	for (uint64_t o = 0; o < (8u << 20); o += sizeof(buf)) /* for the next CP to write */
+		if (WT_RETRY(t, wafl_write(t->v, NULL, &after, o, sizeof(buf), buf, WAFL_UNSTABLE,
+					   &at, &st)))
+			return 17;
+	struct wafl_stab logged = {.log_seq = st2.log_seq}, first = {.cp = cp0 + 1};
+	if (wt_wait(t, &logged) || wt_wait(t, &first)) /* "after" is acknowledged */
+		return 18;
+	kill(getpid(), SIGKILL);
+	return 19;
+}
+
+Test(crash, restore_record_begins_cp, .timeout = 120)
+{
+	struct wt t;
+	cr_assert_eq(wt_make(&t, WAFL_AGGR, 2, 256ull << 20, 320ull << 20), 0);
+	cr_assert_eq(wt_close(&t), 0);
+	event_base_free(t.base);
+	t.base = NULL;
+	t.op.cp_interval_ms = 3600 * 1000; /* no timer CPs */
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(restore_race_child(&t));
+	int status = 0;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		  "the child stopped at step %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	cr_assert_eq(wt_check(&t, true), 0);
+	int rc = wt_open(&t);
+	cr_assert_eq(rc, 0, "mount after the crash: %s", strerror(-rc));
+	struct wafl_fh root, fh;
+	struct wafl_attr at;
+	cr_assert_eq(wafl_root(t.v, &root), 0);
+	cr_assert_eq(wafl_lookup(t.v, NULL, &root, "after", &fh, &at), 0,
+		     "\"after\" was acknowledged");
+	cr_assert_eq(wafl_lookup(t.v, NULL, &root, "x", &fh, &at), -ENOENT,
+		     "the restore before \"after\" is lost");
+	wt_destroy(&t);
 }

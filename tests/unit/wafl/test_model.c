@@ -29,6 +29,24 @@
  * size and dirty-data trigger; CPs start at random operations, never from
  * the timer, so that a run does not depend on the clock.
  *
+ * Snapshots come and go among the operations: each one taken keeps a copy
+ * of the model (and every inode's times) as it was, and is compared with
+ * it through ".snapshot/NAME" -- names, types, sizes, modes, times, every
+ * byte -- after CPs, remounts and crashes. Snapshots are deleted, renamed
+ * and restored (the model becomes the snapshot's; handles of files it
+ * lacks must be stale; no handle is ever handed out twice); files inside
+ * them are read and refuse every change (-EROFS); ".snapshot" of any
+ * directory lists the snapshots that have it. Deletions, renames and
+ * restores also come with operations in flight before a crash. A space
+ * audit now and then deletes every snapshot, waits for the reclaim and
+ * proves that nothing stays held: no snapshot blocks, free space equal to
+ * total less used, the used counters equal to what the checker reaches
+ * and to their recount after a remount. It then takes an "anchor"
+ * snapshot; the next audit often restores it first, and then every inode
+ * must use exactly the blocks it used when the anchor was taken (only the
+ * active map, the summary map and the snapshot table may differ): a leak
+ * of a single block shows.
+ *
  * Reproducing a failure: the seed is printed first ("model: seed N");
  * WAFL_SEED=N runs the same sequence, and a failure prints the seed, the
  * operation's index and the operations before it. WAFL_MODEL_OPS=N sets
@@ -38,7 +56,8 @@
  * WAFL_MODEL_KEEP=1 keeps the disks of a failed run.
  *
  * Not modelled: times set to "now" (only explicitly set atime and mtime
- * are predicted), directory sizes, and the space files use.
+ * are predicted; snapshots and restores keep the times they saw),
+ * directory sizes, and the space files use (beyond the audits above).
  */
 #include <criterion/criterion.h>
 
@@ -53,6 +72,7 @@
 #include <unistd.h>
 
 #include "tests/lib/wtest.h"
+#include "wafl/ondisk.h" /* WAFL_INO_*: the space audit counts blocks by inode */
 
 #define BS	    WAFL_BLOCK_SIZE
 #define MAXF	    WAFL_MAX_FILE_SIZE
@@ -64,6 +84,84 @@
 #define DEAD_MAX    512u	 /* stale handles remembered */
 #define NAME_BUF    (WAFL_NAME_MAX + 8)
 #define RING	    64 /* operations shown when something fails */
+#define VSNAP_MAX   6  /* volume snapshots kept at once */
+#define GONE_MAX    32 /* handles into deleted snapshots remembered */
+#define SNAME_BUF   80
+
+/* ---- handles ever handed out --------------------------------------------- */
+
+/* (inode, generation) pairs: every handle the volume gave out, so that a
+ * new file proves it never gets an old file's handle, also after a
+ * restore brought older inodes back. */
+struct hset {
+	uint64_t *slot; /* 0 = empty, else ino << 32 | gen */
+	size_t n, cap;
+};
+
+static uint64_t hkey(const struct wafl_fh *fh)
+{
+	return fh->ino << 32 | fh->gen;
+}
+
+static size_t hs_home(const struct hset *s, uint64_t k)
+{
+	uint64_t h = k * 0x9e3779b97f4a7c15ull;
+	return (size_t)(h ^ (h >> 29)) & (s->cap - 1);
+}
+
+static bool hs_has(const struct hset *s, uint64_t k)
+{
+	if (!s->cap)
+		return false;
+	for (size_t i = hs_home(s, k);; i = (i + 1) & (s->cap - 1)) {
+		if (s->slot[i] == k)
+			return true;
+		if (!s->slot[i])
+			return false;
+	}
+}
+
+static void hs_add(struct hset *s, uint64_t k)
+{
+	if (2 * (s->n + 1) > s->cap) {
+		struct hset g = {calloc(s->cap ? 2 * s->cap : 1024, sizeof(uint64_t)), 0,
+				 s->cap ? 2 * s->cap : 1024};
+		cr_assert_not_null(g.slot);
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slot[i])
+				hs_add(&g, s->slot[i]);
+		free(s->slot);
+		*s = g;
+	}
+	size_t i = hs_home(s, k);
+	while (s->slot[i] && s->slot[i] != k)
+		i = (i + 1) & (s->cap - 1);
+	if (!s->slot[i]) {
+		s->slot[i] = k;
+		s->n++;
+	}
+}
+
+static void hs_copy(const struct hset *src, struct hset *dst)
+{
+	*dst = *src;
+	if (!src->cap)
+		return;
+	dst->slot = malloc(src->cap * sizeof(uint64_t));
+	cr_assert_not_null(dst->slot);
+	memcpy(dst->slot, src->slot, src->cap * sizeof(uint64_t));
+}
+
+static void hs_free(struct hset *s)
+{
+	free(s->slot);
+	memset(s, 0, sizeof(*s));
+}
+
+static bool ts_eq(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
 
 /* ---- the model ---------------------------------------------------------- */
 
@@ -133,12 +231,41 @@ struct model {
 	size_t nnodes, capnodes;
 	struct wafl_fh *dead; /* handles of removed inodes */
 	size_t ndead, capdead;
-	uint64_t blocks; /* file blocks held */
+	uint64_t blocks;  /* file blocks held */
+	struct hset ever; /* every handle handed out (empty in a vsnap's copy) */
+};
+
+/* What the checker's walk reaches of the volume, by inode (counted through
+ * its owner callback on the closed disks). */
+enum { C_INOFILE, C_MAP, C_ROOT, C_SUMMARY, C_SNAPTAB, C_META, C_FILES, NCENSUS };
+static const char *const census_name[NCENSUS] = {"inode file",	"active map",	  "root",
+						 "summary map", "snapshot table", "other metadata",
+						 "files"};
+
+/* A snapshot of the volume and the model as it was when taken. */
+struct vsnap {
+	char name[WAFL_SNAPNAME_MAX + 1];
+	uint32_t snapid;
+	uint64_t fsid;		  /* its files' fsid */
+	struct model m;		  /* with every inode's times (t_a, t_m, t_c) */
+	unsigned long op;	  /* taken after this many operations */
+	bool anchor;		  /* taken right after a space audit, without snapshots */
+	uint64_t census[NCENSUS]; /* anchor: the blocks the volume used then */
+};
+
+/* Everything about snapshots the volume must show. */
+struct vstate {
+	struct vsnap *v; /* oldest first, as wafl_snap_list() gives them */
+	size_t n, cap;
+	bool snapdir_visible;
+	struct wafl_fh gone[GONE_MAX]; /* handles into deleted snapshots */
+	unsigned ngone;
 };
 
 /* The model as it was after an operation, and what made that durable. */
 struct snap {
 	struct model m;
+	struct vstate vs;
 	struct wafl_stab st;
 	unsigned long op;
 };
@@ -151,6 +278,11 @@ struct run {
 			* often does not change the operations */
 	unsigned long op, nops;
 	struct model m;
+	struct vstate vst;  /* the volume's snapshots */
+	uint32_t view;	    /* compare through this snapshot (0: the active fs) */
+	uint64_t view_fsid; /* its fsid */
+	uint64_t fsid;	    /* the active file system's */
+	unsigned anchor_seq;
 	struct snap *snaps; /* a crash is coming: the model after each operation */
 	size_t nsnaps, capsnaps;
 	struct wafl_stab last_stab; /* of the last operation */
@@ -176,6 +308,9 @@ struct run {
 	struct {
 		unsigned long compares, cps, remounts, crashes, errors, eagain;
 		unsigned long long bytes;
+		unsigned long snap_creates, snap_deletes, snap_renames, snap_restores;
+		unsigned long snap_compares, snap_reads, snap_erofs, audits, anchors_checked;
+		unsigned long reclaim_waits, max_snaps;
 	} st;
 };
 
@@ -351,6 +486,12 @@ static struct mnode *m_new(struct run *r, enum wafl_ftype type, const struct waf
 		CHECK(r, r->m.nodes[i]->fh.ino != fh->ino,
 		      "new inode %llu (gen %u) is still in use (gen %u)",
 		      (unsigned long long)fh->ino, fh->gen, r->m.nodes[i]->fh.gen);
+	CHECK(r, fh->ino < (1ull << 32) && fh->gen, "new inode %llu gen %u: out of range",
+	      (unsigned long long)fh->ino, fh->gen);
+	CHECK(r, !hs_has(&r->m.ever, hkey(fh)),
+	      "new inode %llu gen %u: that handle was handed out before (a generation reused)",
+	      (unsigned long long)fh->ino, fh->gen);
+	hs_add(&r->m.ever, hkey(fh));
 	struct mnode *n = calloc(1, sizeof(*n));
 	cr_assert_not_null(n);
 	n->type = type;
@@ -381,18 +522,24 @@ static void m_node_free(struct model *m, struct mnode *n)
 	free(n);
 }
 
+/* Remembers a handle that must be stale from now on. */
+static void m_dead_add(struct run *r, const struct wafl_fh *fh)
+{
+	if (r->m.ndead == DEAD_MAX)
+		r->m.dead[below(r, DEAD_MAX)] = *fh;
+	else {
+		GROW(r->m.dead, r->m.ndead, r->m.capdead);
+		r->m.dead[r->m.ndead++] = *fh;
+	}
+}
+
 /* Removes an inode from the model; its handle becomes a stale one. */
 static void m_free(struct run *r, struct mnode *n)
 {
 	struct mnode *last = r->m.nodes[--r->m.nnodes];
 	r->m.nodes[n->slot] = last;
 	last->slot = n->slot;
-	if (r->m.ndead == DEAD_MAX)
-		r->m.dead[below(r, DEAD_MAX)] = n->fh;
-	else {
-		GROW(r->m.dead, r->m.ndead, r->m.capdead);
-		r->m.dead[r->m.ndead++] = n->fh;
-	}
+	m_dead_add(r, &n->fh);
 	m_node_free(&r->m, n);
 }
 
@@ -578,6 +725,7 @@ static void model_clone(const struct model *src, struct model *dst)
 		memcpy(dst->dead, src->dead, src->ndead * sizeof(*dst->dead));
 	}
 	dst->blocks = src->blocks;
+	hs_copy(&src->ever, &dst->ever);
 }
 
 static void model_free(struct model *m)
@@ -586,7 +734,48 @@ static void model_free(struct model *m)
 		m_node_free(m, m->nodes[i]);
 	free(m->nodes);
 	free(m->dead);
+	hs_free(&m->ever);
 	memset(m, 0, sizeof(*m));
+}
+
+static void vstate_free(struct vstate *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		model_free(&s->v[i].m);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static void vstate_clone(const struct vstate *src, struct vstate *dst)
+{
+	*dst = *src;
+	dst->v = NULL;
+	dst->cap = src->n;
+	if (!src->n)
+		return;
+	dst->v = malloc(src->n * sizeof(*dst->v));
+	cr_assert_not_null(dst->v);
+	for (size_t i = 0; i < src->n; i++) {
+		dst->v[i] = src->v[i];
+		model_clone(&src->v[i].m, &dst->v[i].m);
+	}
+}
+
+static struct vsnap *vs_find(struct run *r, const char *name)
+{
+	for (size_t i = 0; i < r->vst.n; i++)
+		if (!strcmp(r->vst.v[i].name, name))
+			return &r->vst.v[i];
+	return NULL;
+}
+
+/* The node with this handle in m, or NULL. */
+static struct mnode *m_by_fh(const struct model *m, const struct wafl_fh *fh)
+{
+	for (size_t i = 0; i < m->nnodes; i++)
+		if (m->nodes[i]->fh.ino == fh->ino && m->nodes[i]->fh.gen == fh->gen)
+			return m->nodes[i];
+	return NULL;
 }
 
 /* ---- describing things in the operation log ----------------------------- */
@@ -694,7 +883,7 @@ static struct hd pick_handle(struct run *r, int kind)
 			h.fh.volid += 7;
 			break;
 		default:
-			h.fh.snapid = 1;
+			h.fh.snapid = 0x7fff0000u; /* a snapshot that never was */
 			break;
 		}
 		return h;
@@ -779,6 +968,14 @@ static uint64_t m_size(const struct mnode *n)
 	}
 }
 
+/* n's handle in the current view: the active file system or a snapshot. */
+static struct wafl_fh vfh(const struct run *r, const struct mnode *n)
+{
+	struct wafl_fh fh = n->fh;
+	fh.snapid = r->view;
+	return fh;
+}
+
 static void cmp_attr(struct run *r, const struct mnode *n, const struct wafl_attr *a,
 		     const char *where)
 {
@@ -811,6 +1008,18 @@ static void cmp_attr(struct run *r, const struct mnode *n, const struct wafl_att
 		      "%s: ino %llu mtime %lld.%09ld, set to %lld.%09ld", where, ino,
 		      (long long)a->mtime.tv_sec, a->mtime.tv_nsec, (long long)n->mtime.tv_sec,
 		      n->mtime.tv_nsec);
+	if (!r->view)
+		return;
+	/* in a snapshot: every time as it was when the snapshot was taken */
+	CHECK(r, a->fsid == r->view_fsid, "%s: ino %llu fsid %#llx, its snapshot's %#llx", where,
+	      ino, (unsigned long long)a->fsid, (unsigned long long)r->view_fsid);
+	CHECK(r, ts_eq(a->atime, n->t_a) && ts_eq(a->mtime, n->t_m) && ts_eq(a->ctime, n->t_c),
+	      "%s: ino %llu times a/m/c %lld.%09ld/%lld.%09ld/%lld.%09ld, when the snapshot was "
+	      "taken %lld.%09ld/%lld.%09ld/%lld.%09ld",
+	      where, ino, (long long)a->atime.tv_sec, a->atime.tv_nsec, (long long)a->mtime.tv_sec,
+	      a->mtime.tv_nsec, (long long)a->ctime.tv_sec, a->ctime.tv_nsec,
+	      (long long)n->t_a.tv_sec, n->t_a.tv_nsec, (long long)n->t_m.tv_sec, n->t_m.tv_nsec,
+	      (long long)n->t_c.tv_sec, n->t_c.tv_nsec);
 }
 
 /* Reads [off, off + len) and compares it, the count and eof with the model. */
@@ -818,7 +1027,8 @@ static void cmp_range(struct run *r, struct mnode *n, uint64_t off, uint32_t len
 {
 	uint32_t got = 0;
 	bool eof = false;
-	int rc = RETRY(r, wafl_read(r->t.v, NULL, &n->fh, off, len, r->buf, &got, &eof));
+	struct wafl_fh fh = vfh(r, n);
+	int rc = RETRY(r, wafl_read(r->t.v, NULL, &fh, off, len, r->buf, &got, &eof));
 	CHECK(r, rc == 0, "%s: read ino %llu [%llu, +%u) failed: %d", where,
 	      (unsigned long long)n->fh.ino, (unsigned long long)off, len, rc);
 	uint32_t want = 0;
@@ -869,7 +1079,8 @@ static void cmp_link(struct run *r, struct mnode *n, const char *where)
 {
 	char buf[WAFL_PATH_MAX + 2];
 	size_t len = 0;
-	int rc = RETRY(r, wafl_readlink(r->t.v, NULL, &n->fh, buf, sizeof(buf), &len));
+	struct wafl_fh fh = vfh(r, n);
+	int rc = RETRY(r, wafl_readlink(r->t.v, NULL, &fh, buf, sizeof(buf), &len));
 	CHECK(r, rc == 0, "%s: readlink ino %llu: %d", where, (unsigned long long)n->fh.ino, rc);
 	CHECK(r, len == strlen(n->target) && !memcmp(buf, n->target, len),
 	      "%s: readlink ino %llu gave %zu bytes \"%.40s\", model %zu \"%.40s\"", where,
@@ -880,7 +1091,8 @@ static void cmp_link(struct run *r, struct mnode *n, const char *where)
 static void cmp_handle(struct run *r, struct mnode *n, const char *where)
 {
 	struct wafl_attr at;
-	int rc = RETRY(r, wafl_getattr(r->t.v, &n->fh, &at));
+	struct wafl_fh fh = vfh(r, n);
+	int rc = RETRY(r, wafl_getattr(r->t.v, &fh, &at));
 	CHECK(r, rc == 0, "%s: getattr ino %llu: %d", where, (unsigned long long)n->fh.ino, rc);
 	cmp_attr(r, n, &at, where);
 }
@@ -927,7 +1139,8 @@ static void read_dir(struct run *r, struct mnode *d, struct rd_acc *acc, const c
 		acc->taken = 0;
 		acc->limit = (cbelow(r, 100) < 30) ? 1 + cbelow(r, 40) : 0;
 		bool eof = false;
-		int rc = RETRY(r, wafl_readdir(r->t.v, NULL, &d->fh, cookie, rd_cb, acc, &eof));
+		struct wafl_fh fh = vfh(r, d);
+		int rc = RETRY(r, wafl_readdir(r->t.v, NULL, &fh, cookie, rd_cb, acc, &eof));
 		CHECK(r, rc == 0, "%s: readdir from cookie %llu: %d", where,
 		      (unsigned long long)cookie, rc);
 		if (acc->taken)
@@ -945,7 +1158,8 @@ static void cmp_dir(struct run *r, struct mnode *d, const char *path, bool recur
 static void cmp_node(struct run *r, struct mnode *n, const char *path, bool recurse)
 {
 	struct wafl_attr at;
-	int rc = RETRY(r, wafl_getattr(r->t.v, &n->fh, &at));
+	struct wafl_fh nfh = vfh(r, n);
+	int rc = RETRY(r, wafl_getattr(r->t.v, &nfh, &at));
 	CHECK(r, rc == 0, "%s: getattr of the kept handle (ino %llu gen %u): %d", path,
 	      (unsigned long long)n->fh.ino, n->fh.gen, rc);
 	cmp_attr(r, n, &at, path);
@@ -978,11 +1192,25 @@ static void cmp_dir(struct run *r, struct mnode *d, const char *path, bool recur
 	      "%s: second entry is %s cookie %llu ino %llu, not \"..\" (2, ino %llu)", path,
 	      sh(acc->e[1].name), (unsigned long long)acc->e[1].cookie,
 	      (unsigned long long)acc->e[1].ino, (unsigned long long)d->parent->fh.ino);
+	if (!r->view && r->vst.snapdir_visible) {
+		/* listed third, in every directory of the active file system */
+		CHECK(r,
+		      acc->n >= 3 && !strcmp(acc->e[2].name, WAFL_SNAPDIR_NAME) &&
+			      acc->e[2].cookie == 3 && acc->e[2].type == WAFL_FT_DIR,
+		      "%s: \".snapshot\" is visible but not listed third with cookie 3 (%s, "
+		      "cookie %llu)",
+		      path, acc->n >= 3 ? sh(acc->e[2].name) : "nothing",
+		      acc->n >= 3 ? (unsigned long long)acc->e[2].cookie : 0ull);
+	}
 	for (size_t i = 2; i < acc->n; i++)
 		CHECK(r, acc->e[i].cookie > acc->e[i - 1].cookie && acc->e[i].cookie > 2,
 		      "%s: cookie of %s (%llu) not above the one before (%llu)", path,
 		      sh(acc->e[i].name), (unsigned long long)acc->e[i].cookie,
 		      (unsigned long long)acc->e[i - 1].cookie);
+	if (!r->view && r->vst.snapdir_visible) {
+		memmove(&acc->e[2], &acc->e[3], (acc->n - 3) * sizeof(acc->e[0]));
+		acc->n--;
+	}
 	qsort(acc->e + 2, acc->n - 2, sizeof(acc->e[0]), rd_name_cmp);
 	if (d->nents + 1 > r->capwant) {
 		r->capwant = 2 * (d->nents + 1);
@@ -1010,30 +1238,132 @@ static void cmp_dir(struct run *r, struct mnode *d, const char *path, bool recur
 		k++;
 	}
 	/* "." and ".." through lookup */
-	struct wafl_fh fh;
+	struct wafl_fh fh, dfh = vfh(r, d);
 	struct wafl_attr at;
-	int rc = RETRY(r, wafl_lookup(r->t.v, NULL, &d->fh, ".", &fh, &at));
-	CHECK(r, rc == 0 && fh.ino == d->fh.ino && fh.gen == d->fh.gen, "%s: lookup \".\": %d",
-	      path, rc);
-	rc = RETRY(r, wafl_lookup(r->t.v, NULL, &d->fh, "..", &fh, &at));
-	CHECK(r, rc == 0 && fh.ino == d->parent->fh.ino && fh.gen == d->parent->fh.gen,
-	      "%s: lookup \"..\": %d (ino %llu)", path, rc, (unsigned long long)fh.ino);
+	int rc = RETRY(r, wafl_lookup(r->t.v, NULL, &dfh, ".", &fh, &at));
+	CHECK(r, rc == 0 && fh.ino == d->fh.ino && fh.gen == d->fh.gen && fh.snapid == r->view,
+	      "%s: lookup \".\": %d", path, rc);
+	rc = RETRY(r, wafl_lookup(r->t.v, NULL, &dfh, "..", &fh, &at));
+	CHECK(r,
+	      rc == 0 && fh.ino == d->parent->fh.ino && fh.gen == d->parent->fh.gen &&
+		      fh.snapid == r->view,
+	      "%s: lookup \"..\": %d (ino %llu snapid %u)", path, rc, (unsigned long long)fh.ino,
+	      fh.snapid);
 	/* every name through lookup, then the inode itself */
 	for (size_t j = 0; j < d->nents; j++) {
 		struct mnode *n = d->ents[j].node;
 		char sub[1024];
 		snprintf(sub, sizeof(sub), "%s%s%.40s", path, strcmp(path, "/") ? "/" : "",
 			 d->ents[j].name);
-		rc = RETRY(r, wafl_lookup(r->t.v, NULL, &d->fh, d->ents[j].name, &fh, &at));
+		rc = RETRY(r, wafl_lookup(r->t.v, NULL, &dfh, d->ents[j].name, &fh, &at));
 		CHECK(r, rc == 0, "%s: lookup: %d", sub, rc);
 		CHECK(r,
-		      fh.volid == n->fh.volid && fh.snapid == 0 && fh.ino == n->fh.ino &&
+		      fh.volid == n->fh.volid && fh.snapid == r->view && fh.ino == n->fh.ino &&
 			      fh.gen == n->fh.gen,
-		      "%s: lookup gives ino %llu gen %u, model ino %llu gen %u", sub,
-		      (unsigned long long)fh.ino, fh.gen, (unsigned long long)n->fh.ino, n->fh.gen);
+		      "%s: lookup gives ino %llu gen %u snapid %u, model ino %llu gen %u snapid %u",
+		      sub, (unsigned long long)fh.ino, fh.gen, fh.snapid,
+		      (unsigned long long)n->fh.ino, n->fh.gen, r->view);
 		cmp_attr(r, n, &at, sub);
 		cmp_node(r, n, sub, recurse);
 	}
+}
+
+/* Reads the ".snapshot" directory of dir (active handle) into acc. */
+static int read_snapdir(struct run *r, const struct wafl_fh *dir, struct rd_acc *acc,
+			struct wafl_fh *sd)
+{
+	struct wafl_attr at;
+	int rc = RETRY(r, wafl_lookup(r->t.v, NULL, dir, WAFL_SNAPDIR_NAME, sd, &at));
+	if (rc)
+		return rc;
+	CHECK(r, sd->snapid == WAFL_SNAPID_DIR && sd->ino == dir->ino && at.type == WAFL_FT_DIR,
+	      "lookup \".snapshot\" in ino %llu gave snapid %u ino %llu type %d",
+	      (unsigned long long)dir->ino, sd->snapid, (unsigned long long)sd->ino, at.type);
+	acc->n = 0;
+	acc->limit = 0;
+	acc->bad_len = false;
+	uint64_t cookie = 0;
+	for (int rounds = 0;; rounds++) {
+		CHECK(r, rounds < 1000, "readdir of .snapshot does not end");
+		acc->taken = 0;
+		acc->limit = cbelow(r, 100) < 30 ? 1 + cbelow(r, 3) : 0;
+		bool eof = false;
+		rc = RETRY(r, wafl_readdir(r->t.v, NULL, sd, cookie, rd_cb, acc, &eof));
+		if (rc)
+			return rc;
+		if (acc->taken)
+			cookie = acc->e[acc->n - 1].cookie;
+		if (eof)
+			break;
+	}
+	acc->limit = 0;
+	return 0;
+}
+
+/* The snapshots in dir's ".snapshot" against the model's: those that have
+ * the directory (same inode and generation), oldest first. */
+static void cmp_snapdir(struct run *r, const struct mnode *d, const char *why)
+{
+	struct rd_acc *acc = &r->rd;
+	struct wafl_fh sd;
+	int rc = read_snapdir(r, &d->fh, acc, &sd);
+	CHECK(r, rc == 0, "%s: reading .snapshot of ino %llu: %d", why,
+	      (unsigned long long)d->fh.ino, rc);
+	CHECK(r, acc->n >= 2 && !strcmp(acc->e[0].name, ".") && !strcmp(acc->e[1].name, ".."),
+	      "%s: .snapshot of ino %llu does not start with . and ..", why,
+	      (unsigned long long)d->fh.ino);
+	size_t k = 2;
+	for (size_t i = 0; i < r->vst.n; i++) {
+		const struct vsnap *vs = &r->vst.v[i];
+		const struct mnode *x = m_by_fh(&vs->m, &d->fh);
+		if (!x || x->type != WAFL_FT_DIR)
+			continue;
+		CHECK(r, k < acc->n && !strcmp(acc->e[k].name, vs->name),
+		      "%s: .snapshot of ino %llu lists %s where the model has %s", why,
+		      (unsigned long long)d->fh.ino, k < acc->n ? sh(acc->e[k].name) : "nothing",
+		      sh(vs->name));
+		CHECK(r, acc->e[k].cookie == 2ull + vs->snapid && acc->e[k].type == WAFL_FT_DIR,
+		      "%s: .snapshot entry %s has cookie %llu type %d (snapid %u)", why,
+		      sh(vs->name), (unsigned long long)acc->e[k].cookie, acc->e[k].type,
+		      vs->snapid);
+		k++;
+	}
+	CHECK(r, k == acc->n, "%s: .snapshot of ino %llu lists %s, which the model has not", why,
+	      (unsigned long long)d->fh.ino, k < acc->n ? sh(acc->e[k].name) : "?");
+}
+
+/* The volume's list of snapshots and what it says of their space. */
+static void cmp_snaplist(struct run *r, const char *why)
+{
+	struct wafl_snap_info si[VSNAP_MAX + 1];
+	unsigned n = 0;
+	int rc = wafl_snap_list(r->t.v, si, VSNAP_MAX + 1, &n, true);
+	CHECK(r, rc == 0, "%s: wafl_snap_list: %d", why, rc);
+	CHECK(r, n == r->vst.n, "%s: %u snapshots, the model has %zu", why, n, r->vst.n);
+	uint64_t own = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const struct vsnap *vs = &r->vst.v[i];
+		CHECK(r, !strcmp(si[i].name, vs->name) && si[i].snapid == vs->snapid,
+		      "%s: snapshot %u is %s (id %u), the model's %s (id %u)", why, i,
+		      sh(si[i].name), si[i].snapid, sh(vs->name), vs->snapid);
+		CHECK(r, si[i].cp, "%s: snapshot %s has no CP", why, sh(vs->name));
+		own += si[i].own_blocks;
+	}
+	struct wafl_vol_info vi;
+	wafl_vol_info(r->t.v, &vi);
+	CHECK(r, vi.nsnaps == n, "%s: vol info says %u snapshots, the list %u", why, vi.nsnaps, n);
+	CHECK(r, vi.snapdir_visible == r->vst.snapdir_visible, "%s: .snapshot visible %d, model %d",
+	      why, vi.snapdir_visible, r->vst.snapdir_visible);
+	/* blocks held by one snapshot alone are a part of those held by any */
+	CHECK(r, own <= vi.snap_blocks,
+	      "%s: the snapshots alone hold %llu blocks, but snap_blocks is %llu", why,
+	      (unsigned long long)own, (unsigned long long)vi.snap_blocks);
+	if (!vi.reclaiming_blocks && n <= 1)
+		CHECK(r, own == vi.snap_blocks,
+		      "%s: %u snapshots holding %llu blocks of their own, snap_blocks %llu", why, n,
+		      (unsigned long long)own, (unsigned long long)vi.snap_blocks);
+	/* the root has every snapshot */
+	cmp_snapdir(r, r->m.root, why);
 }
 
 /* The whole volume against the whole model. */
@@ -1064,7 +1394,103 @@ static void compare(struct run *r, const char *why)
 	CHECK(r, vi.files_used == r->files_base + r->m.nnodes - 1,
 	      "%s: files_used %llu, model %llu", why, (unsigned long long)vi.files_used,
 	      (unsigned long long)(r->files_base + r->m.nnodes - 1));
+	for (unsigned k = 0; k < 4 && r->vst.ngone; k++) {
+		struct wafl_fh fh = r->vst.gone[cbelow(r, r->vst.ngone)];
+		struct wafl_attr at;
+		int rc = wafl_getattr(r->t.v, &fh, &at);
+		CHECK(r, rc == -ESTALE,
+		      "%s: getattr of ino %llu in deleted snapshot %u: %d, not ESTALE", why,
+		      (unsigned long long)fh.ino, fh.snapid, rc);
+	}
+	cmp_snaplist(r, why);
 	r->st.compares++;
+}
+
+/* The root of snapshot vs, through ".snapshot" of the active root. */
+static struct wafl_fh snap_root(struct run *r, const struct vsnap *vs, struct wafl_attr *at,
+				const char *why)
+{
+	struct wafl_fh root, sd, sr;
+	CHECK(r, wafl_root(r->t.v, &root) == 0, "%s: wafl_root failed", why);
+	int rc = RETRY(r, wafl_lookup(r->t.v, NULL, &root, WAFL_SNAPDIR_NAME, &sd, at));
+	CHECK(r, rc == 0 && sd.snapid == WAFL_SNAPID_DIR, "%s: lookup /.snapshot: %d (snapid %u)",
+	      why, rc, sd.snapid);
+	rc = RETRY(r, wafl_lookup(r->t.v, NULL, &sd, vs->name, &sr, at));
+	CHECK(r, rc == 0, "%s: lookup /.snapshot/%s: %d", why, sh(vs->name), rc);
+	CHECK(r,
+	      sr.volid == root.volid && sr.snapid == vs->snapid && sr.ino == vs->m.root->fh.ino &&
+		      sr.gen == vs->m.root->fh.gen,
+	      "%s: /.snapshot/%s is vol %u snapid %u ino %llu gen %u, model snapid %u ino %llu "
+	      "gen %u",
+	      why, sh(vs->name), sr.volid, sr.snapid, (unsigned long long)sr.ino, sr.gen,
+	      vs->snapid, (unsigned long long)vs->m.root->fh.ino, vs->m.root->fh.gen);
+	return sr;
+}
+
+/* Snapshot vs, walked from ".snapshot/NAME" of the root, against the model
+ * as it was when it was taken: names, attributes, times, every byte. */
+static void compare_snap(struct run *r, struct vsnap *vs, const char *why)
+{
+	note(r, "compare snapshot %s (id %u, taken after op %lu) (%s)", sh(vs->name), vs->snapid,
+	     vs->op, why);
+	struct wafl_attr at;
+	struct wafl_fh sr = snap_root(r, vs, &at, why);
+	CHECK(r, at.fsid == vs->fsid, "%s: snapshot %s fsid %#llx, was %#llx", why, sh(vs->name),
+	      (unsigned long long)at.fsid, (unsigned long long)vs->fsid);
+	struct wafl_fh x;
+	int rc = RETRY(r, wafl_lookup(r->t.v, NULL, &sr, WAFL_SNAPDIR_NAME, &x, &at));
+	CHECK(r, rc == -ENOENT, "%s: lookup .snapshot inside snapshot %s: %d, not ENOENT", why,
+	      sh(vs->name), rc);
+	char path[128];
+	snprintf(path, sizeof(path), "/.snapshot/%s", vs->name);
+	struct model saved = r->m;
+	r->m = vs->m;
+	r->view = vs->snapid;
+	r->view_fsid = vs->fsid;
+	r->epoch++;
+	cmp_node(r, r->m.root, path, true);
+	for (size_t i = 0; i < r->m.nnodes; i++)
+		CHECK(r, r->m.nodes[i]->seen == r->epoch,
+		      "%s: inode %llu of snapshot %s not reached (model bug)", why,
+		      (unsigned long long)r->m.nodes[i]->fh.ino, sh(vs->name));
+	for (unsigned k = 0; k < 8 && r->m.ndead; k++) {
+		struct wafl_fh fh = r->m.dead[cbelow(r, r->m.ndead)];
+		fh.snapid = vs->snapid;
+		rc = wafl_getattr(r->t.v, &fh, &at);
+		CHECK(r, rc == -ESTALE,
+		      "%s: getattr of ino %llu gen %u, removed before snapshot %s: %d, not ESTALE",
+		      why, (unsigned long long)fh.ino, fh.gen, sh(vs->name), rc);
+	}
+	r->view = 0;
+	vs->m = r->m;
+	r->m = saved;
+	/* files made since are not in it */
+	for (unsigned k = 0; k < 8; k++) {
+		struct mnode *n = r->m.nodes[cbelow(r, r->m.nnodes)];
+		if (m_by_fh(&vs->m, &n->fh))
+			continue;
+		struct wafl_fh fh = n->fh;
+		fh.snapid = vs->snapid;
+		rc = wafl_getattr(r->t.v, &fh, &at);
+		CHECK(r, rc == -ESTALE,
+		      "%s: getattr of ino %llu gen %u, made after snapshot %s: %d, not ESTALE", why,
+		      (unsigned long long)fh.ino, fh.gen, sh(vs->name), rc);
+	}
+	r->st.snap_compares++;
+}
+
+/* Every snapshot (at most `most` of them, chosen at random). */
+static void compare_snaps(struct run *r, size_t most, const char *why)
+{
+	size_t n = r->vst.n;
+	if (n <= most) {
+		for (size_t i = 0; i < n; i++)
+			compare_snap(r, &r->vst.v[i], why);
+		return;
+	}
+	size_t start = cbelow(r, n);
+	for (size_t i = 0; i < most; i++)
+		compare_snap(r, &r->vst.v[(start + i * (n / most)) % n], why);
 }
 
 /* compare(), but a difference makes it return false (soft_msg says which). */
@@ -2005,6 +2431,501 @@ static void op_bulk_remove(struct run *r)
 	cmp_dir(r, d, "bulk remove", false);
 }
 
+/* ---- snapshots ------------------------------------------------------------ */
+
+static void times_save(struct run *r);
+static void times_check(struct run *r, const char *why);
+
+static const char *const snap_pool[] = {"hourly.0", "hourly.1", "nightly", "s1",
+					"s2",	    "_w-3.x",	"Z"};
+
+/* A snapshot name: mostly from a small pool (so names collide), sometimes
+ * the longest allowed, sometimes one the rule refuses (*valid false): a
+ * letter or '_' first, then letters, digits, '_', '-', '.'; 63 bytes. */
+static void pick_snapname(struct run *r, char *out, bool *valid)
+{
+	static const char *const bad[] = {"",	 "bad/name",	     "1st", ".hidden", "-x",
+					  "a b", "\xc3\xa9t\xc3\xa9"};
+	unsigned p = (unsigned)below(r, 100);
+	*valid = true;
+	if (p < 7) {
+		strcpy(out, bad[below(r, sizeof(bad) / sizeof(bad[0]))]);
+		*valid = false;
+	} else if (p < 9) {
+		long_name(out, (unsigned)below(r, 4), WAFL_SNAPNAME_MAX + 1);
+		*valid = false;
+	} else if (p < 12) {
+		long_name(out, (unsigned)below(r, 4), WAFL_SNAPNAME_MAX);
+	} else if (p < 45 && r->vst.n) {
+		strcpy(out, r->vst.v[below(r, r->vst.n)].name);
+	} else {
+		strcpy(out, snap_pool[below(r, sizeof(snap_pool) / sizeof(snap_pool[0]))]);
+	}
+}
+
+/* Looks name up in /.snapshot: 0 with its handle, or the error. */
+static int snap_lookup(struct run *r, const char *name, struct wafl_fh *out)
+{
+	struct wafl_fh root, sd;
+	struct wafl_attr at;
+	CHECK(r, wafl_root(r->t.v, &root) == 0, "wafl_root failed");
+	int rc = RETRY(r, wafl_lookup(r->t.v, NULL, &root, WAFL_SNAPDIR_NAME, &sd, &at));
+	CHECK(r, rc == 0, "lookup /.snapshot: %d", rc);
+	return RETRY(r, wafl_lookup(r->t.v, NULL, &sd, name, out, &at));
+}
+
+/* Takes snapshot `name` (new and valid), waits for its CP, and keeps the
+ * model as it is now, times included. Pointers into r->vst.v move. */
+static struct vsnap *snap_take(struct run *r, const char *name)
+{
+	note(r, "snapshot create %s", sh(name));
+	struct wafl_stab st;
+	int rc = RETRY(r, wafl_snap_create(r->t.v, name, &st));
+	CHECK_RC(r, rc, 0, "snapshot create");
+	track(r, &st);
+	rc = wt_wait(&r->t, &st);
+	CHECK(r, rc == 0, "waiting for the CP of snapshot %s: %d", sh(name), rc);
+	settle(r);
+	struct wafl_snap_info si[VSNAP_MAX + 1];
+	unsigned n = 0;
+	rc = wafl_snap_list(r->t.v, si, VSNAP_MAX + 1, &n, false);
+	CHECK(r, rc == 0 && n == r->vst.n + 1,
+	      "after creating %s: list %d, %u snapshots, model %zu", sh(name), rc, n, r->vst.n + 1);
+	CHECK(r, !strcmp(si[n - 1].name, name) && si[n - 1].cp,
+	      "the newest snapshot is %s (CP %llu), not %s", sh(si[n - 1].name),
+	      (unsigned long long)si[n - 1].cp, sh(name));
+	for (unsigned i = 0; i + 1 < n; i++)
+		CHECK(r, si[i].snapid < si[n - 1].snapid, "new snapshot %s has id %u, %s has %u",
+		      sh(name), si[n - 1].snapid, sh(si[i].name), si[i].snapid);
+	times_save(r);
+	GROW(r->vst.v, r->vst.n, r->vst.cap);
+	struct vsnap *vs = &r->vst.v[r->vst.n++];
+	memset(vs, 0, sizeof(*vs));
+	snprintf(vs->name, sizeof(vs->name), "%.63s", name);
+	vs->snapid = si[n - 1].snapid;
+	vs->op = r->op;
+	model_clone(&r->m, &vs->m);
+	hs_free(&vs->m.ever);
+	struct wafl_attr at;
+	snap_root(r, vs, &at, "a new snapshot");
+	CHECK(r, at.fsid != r->fsid, "snapshot %s has the active file system's fsid %#llx",
+	      sh(name), (unsigned long long)at.fsid);
+	vs->fsid = at.fsid;
+	r->st.snap_creates++;
+	if (r->vst.n > r->st.max_snaps)
+		r->st.max_snaps = r->vst.n;
+	return vs;
+}
+
+/* Deletes snapshot i: its handles are stale at once. */
+static void snap_drop(struct run *r, size_t i)
+{
+	struct vsnap *vs = &r->vst.v[i];
+	note(r, "snapshot delete %s (id %u)", sh(vs->name), vs->snapid);
+	char why[160];
+	struct wafl_stab st;
+	int rc = RETRY(r, wafl_snap_delete(r->t.v, vs->name, why, sizeof(why), &st));
+	CHECK_RC(r, rc, 0, "snapshot delete");
+	track(r, &st);
+	struct wafl_fh gone[2] = {vs->m.root->fh, vs->m.nodes[below(r, vs->m.nnodes)]->fh};
+	for (int k = 0; k < 2; k++) {
+		gone[k].snapid = vs->snapid;
+		struct wafl_attr at;
+		rc = wafl_getattr(r->t.v, &gone[k], &at);
+		CHECK(r, rc == -ESTALE, "getattr of ino %llu in just deleted snapshot %s: %d",
+		      (unsigned long long)gone[k].ino, sh(vs->name), rc);
+		if (r->vst.ngone < GONE_MAX)
+			r->vst.gone[r->vst.ngone++] = gone[k];
+		else
+			r->vst.gone[below(r, GONE_MAX)] = gone[k];
+	}
+	struct wafl_fh x;
+	rc = snap_lookup(r, vs->name, &x);
+	CHECK(r, rc == -ENOENT, "lookup .snapshot/%s after its deletion: %d", sh(vs->name), rc);
+	model_free(&vs->m);
+	memmove(&r->vst.v[i], &r->vst.v[i + 1], (r->vst.n - i - 1) * sizeof(r->vst.v[0]));
+	r->vst.n--;
+	r->st.snap_deletes++;
+}
+
+/* Runs the loop until no deletion is reclaiming space any more. */
+static void reclaim_wait(struct run *r)
+{
+	note(r, "wait for the reclaim");
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct wafl_vol_info vi;
+		wafl_vol_info(r->t.v, &vi);
+		if (!vi.reclaiming_blocks)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		CHECK(r, t.tv_sec - t0.tv_sec < 120,
+		      "the reclaim did not end in 2 minutes (%llu left)",
+		      (unsigned long long)vi.reclaiming_blocks);
+		if (event_base_loop(r->t.base, EVLOOP_ONCE | EVLOOP_NONBLOCK))
+			usleep(100);
+	}
+	settle(r);
+	r->st.reclaim_waits++;
+}
+
+/* Restores snapshot i: the model becomes the snapshot's, every handle of
+ * a file it lacks must be stale, and every inode has the snapshot's times. */
+static void restore_to(struct run *r, size_t i)
+{
+	struct vsnap *vs = &r->vst.v[i];
+	note(r, "snapshot restore %s (id %u, taken after op %lu)", sh(vs->name), vs->snapid,
+	     vs->op);
+	struct wafl_stab st;
+	int rc = RETRY(r, wafl_snap_restore(r->t.v, vs->name, &st));
+	CHECK_RC(r, rc, 0, "snapshot restore");
+	track(r, &st);
+	if (!r->stable_only) {
+		rc = wt_wait(&r->t, &st);
+		CHECK(r, rc == 0, "waiting for a restore: %d", rc);
+		settle(r);
+	}
+	struct model old = r->m;
+	model_clone(&vs->m, &r->m);
+	hs_free(&r->m.ever);
+	r->m.ever = old.ever; /* handed out is handed out */
+	memset(&old.ever, 0, sizeof(old.ever));
+	struct wafl_fh *stale = NULL;
+	size_t nstale = 0, capstale = 0;
+	for (size_t k = 0; k < old.nnodes; k++) {
+		const struct wafl_fh *fh = &old.nodes[k]->fh;
+		if (m_by_fh(&r->m, fh))
+			continue;
+		m_dead_add(r, fh);
+		GROW(stale, nstale, capstale);
+		stale[nstale++] = *fh;
+	}
+	for (size_t k = 0; k < old.ndead; k++)
+		if (!m_by_fh(&r->m, &old.dead[k]))
+			m_dead_add(r, &old.dead[k]);
+	model_free(&old);
+	for (size_t k = 0; k < nstale; k++) {
+		struct wafl_attr at;
+		rc = wafl_getattr(r->t.v, &stale[k], &at);
+		CHECK(r, rc == -ESTALE,
+		      "after restoring %s: getattr of ino %llu gen %u: %d, not ESTALE",
+		      sh(vs->name), (unsigned long long)stale[k].ino, stale[k].gen, rc);
+	}
+	free(stale);
+	times_check(r, "after a restore");
+	r->st.snap_restores++;
+}
+
+static void op_snap_delete(struct run *r);
+
+/* Snapshot create: -EINVAL for a bad name, -EEXIST for a taken one. */
+static void op_snap_create(struct run *r)
+{
+	if (r->vst.n >= VSNAP_MAX) {
+		op_snap_delete(r);
+		return;
+	}
+	char name[SNAME_BUF];
+	bool valid;
+	pick_snapname(r, name, &valid);
+	int want = !valid ? -EINVAL : vs_find(r, name) ? -EEXIST : 0;
+	if (!want) {
+		snap_take(r, name);
+		counted(r, 0);
+		if (chance(r, 25))
+			compare_snap(r, &r->vst.v[r->vst.n - 1], "a new snapshot");
+		return;
+	}
+	note(r, "snapshot create %s (refused)", sh(name));
+	struct wafl_stab st;
+	int rc = RETRY(r, wafl_snap_create(r->t.v, name, &st));
+	CHECK_RC(r, rc, want, "snapshot create");
+	counted(r, rc);
+}
+
+/* Snapshot delete: -ENOENT for a name that is none; the reclaim is waited
+ * for now and then, else it runs while other operations come. */
+static void op_snap_delete(struct run *r)
+{
+	size_t i = r->vst.n ? below(r, r->vst.n) : 0;
+	bool pick = r->vst.n && chance(r, 88);
+	if (pick && r->vst.v[i].anchor && chance(r, 95)) {
+		/* the anchor mostly stays for the next audit */
+		size_t k = 0;
+		while (k < r->vst.n && r->vst.v[(i + k) % r->vst.n].anchor)
+			k++;
+		pick = k < r->vst.n;
+		i = (i + k) % r->vst.n;
+	}
+	if (pick) {
+		snap_drop(r, i);
+		counted(r, 0);
+		if (!r->stable_only && chance(r, 50))
+			reclaim_wait(r);
+		return;
+	}
+	char name[SNAME_BUF];
+	bool valid;
+	pick_snapname(r, name, &valid);
+	if (vs_find(r, name))
+		strcpy(name, "never-taken");
+	note(r, "snapshot delete %s (none)", sh(name));
+	struct wafl_stab st;
+	int rc = RETRY(r, wafl_snap_delete(r->t.v, name, NULL, 0, &st));
+	CHECK_RC(r, rc, -ENOENT, "snapshot delete");
+	counted(r, rc);
+}
+
+/* Snapshot rename: -EINVAL for a bad new name, then -ENOENT, then the same
+ * name is a no-op, then -EEXIST. */
+static void op_snap_rename(struct run *r)
+{
+	char from[SNAME_BUF], to[SNAME_BUF];
+	bool fvalid, tvalid;
+	if (r->vst.n && chance(r, 85))
+		strcpy(from, r->vst.v[below(r, r->vst.n)].name);
+	else
+		pick_snapname(r, from, &fvalid);
+	pick_snapname(r, to, &tvalid);
+	struct vsnap *s = vs_find(r, from);
+	int want = !tvalid	       ? -EINVAL
+		   : !s		       ? -ENOENT
+		   : !strcmp(from, to) ? 0
+		   : vs_find(r, to)    ? -EEXIST
+				       : 0;
+	note(r, "snapshot rename %s -> %s", sh(from), sh(to));
+	struct wafl_stab st;
+	int rc = RETRY(r, wafl_snap_rename(r->t.v, from, to, &st));
+	CHECK_RC(r, rc, want, "snapshot rename");
+	counted(r, rc);
+	if (rc || !strcmp(from, to))
+		return;
+	track(r, &st);
+	snprintf(s->name, sizeof(s->name), "%.63s", to);
+	r->st.snap_renames++;
+	struct wafl_fh x;
+	rc = snap_lookup(r, from, &x);
+	CHECK(r, rc == -ENOENT, "lookup .snapshot/%s after renaming it: %d", sh(from), rc);
+	rc = snap_lookup(r, to, &x);
+	CHECK(r, rc == 0 && x.snapid == s->snapid, "lookup .snapshot/%s: %d (snapid %u, not %u)",
+	      sh(to), rc, x.snapid, s->snapid);
+}
+
+static void op_snap_restore(struct run *r)
+{
+	if (r->vst.n && chance(r, 90)) {
+		restore_to(r, below(r, r->vst.n));
+		counted(r, 0);
+		if (!r->stable_only)
+			compare(r, "after a restore");
+		return;
+	}
+	char name[SNAME_BUF];
+	bool valid;
+	pick_snapname(r, name, &valid);
+	if (vs_find(r, name))
+		strcpy(name, "never-taken");
+	note(r, "snapshot restore %s (none)", sh(name));
+	struct wafl_stab st;
+	int rc = RETRY(r, wafl_snap_restore(r->t.v, name, &st));
+	CHECK_RC(r, rc, -ENOENT, "snapshot restore");
+	counted(r, rc);
+}
+
+/* Whether readdir lists ".snapshot" (lookup finds it either way). */
+static void op_snapdir(struct run *r)
+{
+	bool vis = chance(r, 50);
+	note(r, ".snapshot %s", vis ? "visible" : "hidden");
+	struct wafl_stab st;
+	int rc = RETRY(r, wafl_vol_set_snapdir(r->t.v, vis, &st));
+	CHECK_RC(r, rc, 0, "set_snapdir");
+	counted(r, rc);
+	track(r, &st);
+	r->vst.snapdir_visible = vis;
+	cmp_dir(r, pick_node(r, F_DIR), "after .snapshot visibility", false);
+}
+
+/* A change through a snapshot's handle: -EROFS, whatever it is. */
+static void snap_erofs(struct run *r, struct vsnap *vs, struct mnode *n)
+{
+	struct wafl_fh fh = vfh(r, n), root, aroot;
+	struct mnode *d = n->type == WAFL_FT_DIR ? n : vs->m.root;
+	struct wafl_fh dir = vfh(r, d);
+	CHECK(r, wafl_root(r->t.v, &aroot) == 0, "wafl_root failed");
+	root = aroot;
+	root.snapid = WAFL_SNAPID_DIR; /* the root's ".snapshot" */
+	const char *name = d->nents ? d->ents[below(r, d->nents)].name : "a";
+	struct wafl_stab st;
+	struct wafl_attr at;
+	struct wafl_fh out;
+	struct wafl_sattr sa = {.mask = WAFL_SA_MODE, .mode = 0600};
+	unsigned q = (unsigned)below(r, 12);
+	static const char *const what[] = {"write",
+					   "setattr",
+					   "create",
+					   "mkdir",
+					   "symlink",
+					   "mknod",
+					   "remove",
+					   "rename from",
+					   "link",
+					   "commit",
+					   "create in .snapshot",
+					   "rename into"};
+	note(r, "snapshot %s: %s through ino %llu (EROFS)", sh(vs->name), what[q],
+	     (unsigned long long)n->fh.ino);
+	int rc = 0;
+	switch (q) {
+	case 0:
+		rc = RETRY(r,
+			   wafl_write(r->t.v, NULL, &fh, 0, 10, r->buf, WAFL_FILE_SYNC, &at, &st));
+		break;
+	case 1:
+		rc = RETRY(r, wafl_setattr(r->t.v, NULL, &fh, &sa, &at, &st));
+		break;
+	case 2:
+		rc = RETRY(r, wafl_create(r->t.v, NULL, &dir, "new", WAFL_UNCHECKED, &sa, 0, &out,
+					  &at, &st));
+		break;
+	case 3:
+		rc = RETRY(r, wafl_mkdir(r->t.v, NULL, &dir, "newdir", NULL, &out, &at, &st));
+		break;
+	case 4:
+		rc = RETRY(r,
+			   wafl_symlink(r->t.v, NULL, &dir, "ln", "target", NULL, &out, &at, &st));
+		break;
+	case 5:
+		rc = RETRY(r, wafl_mknod(r->t.v, NULL, &dir, "fifo", WAFL_FT_FIFO, 0, 0, NULL, &out,
+					 &at, &st));
+		break;
+	case 6:
+		rc = RETRY(r, wafl_remove(r->t.v, NULL, &dir, name, &st));
+		break;
+	case 7:
+		rc = RETRY(r, wafl_rename(r->t.v, NULL, &dir, name, &aroot, "moved", &st));
+		break;
+	case 8:
+		rc = RETRY(r, wafl_link(r->t.v, NULL, &fh, &aroot, "linked", &st));
+		break;
+	case 9:
+		rc = wafl_commit(r->t.v, &fh, &st);
+		break;
+	case 10:
+		rc = RETRY(r, wafl_create(r->t.v, NULL, &root, "new", WAFL_UNCHECKED, &sa, 0, &out,
+					  &at, &st));
+		break;
+	default:
+		rc = RETRY(r, wafl_rename(r->t.v, NULL, &aroot, "a", &dir, "moved", &st));
+		break;
+	}
+	CHECK_RC(r, rc, -EROFS, what[q]);
+	r->st.snap_erofs++;
+}
+
+/* Reading a snapshot through the handles of its files, or through the
+ * ".snapshot" of an active directory; a change through it is -EROFS. */
+static void op_snap_look(struct run *r)
+{
+	if (!r->vst.n) {
+		op_getattr(r);
+		return;
+	}
+	struct vsnap *vs = &r->vst.v[below(r, r->vst.n)];
+	struct mnode *n = vs->m.nodes[below(r, vs->m.nnodes)];
+	unsigned p = (unsigned)below(r, 100);
+	r->view = vs->snapid;
+	r->view_fsid = vs->fsid;
+	int rc = 0;
+	if (p < 25) {
+		note(r, "snapshot %s: getattr, access ino %llu", sh(vs->name),
+		     (unsigned long long)n->fh.ino);
+		cmp_handle(r, n, "snapshot getattr");
+		struct wafl_fh fh = vfh(r, n);
+		unsigned granted = 0;
+		rc = wafl_access(r->t.v, NULL, &fh, 7, &granted);
+		CHECK(r, rc == 0 && granted == 5,
+		      "access through snapshot %s: %d, granted %u (read and execute, never write)",
+		      sh(vs->name), rc, granted);
+	} else if (p < 45) {
+		note(r, "snapshot %s: read ino %llu", sh(vs->name), (unsigned long long)n->fh.ino);
+		if (n->type == WAFL_FT_REG)
+			cmp_range(r, n, below(r, n->size + 10000),
+				  1 + (uint32_t)below(r, chance(r, 70) ? 16384 : IO_MAX),
+				  "snapshot read");
+		else if (n->type == WAFL_FT_LNK)
+			cmp_link(r, n, "snapshot readlink");
+		else if (n->type == WAFL_FT_DIR)
+			cmp_dir(r, n, "snapshot readdir", false);
+		else
+			cmp_handle(r, n, "snapshot getattr");
+		r->st.snap_reads++;
+	} else if (p < 55) {
+		struct mnode *d = n->type == WAFL_FT_DIR ? n : vs->m.root;
+		struct hd h = {vfh(r, d), d};
+		char name[NAME_BUF];
+		pick_name_in(r, &h, 60, name);
+		int want = m_prep(&h, name);
+		struct mnode *x = NULL;
+		if (!want && !(x = m_find(d, name)))
+			want = -ENOENT;
+		note(r, "snapshot %s: lookup ino %llu %s", sh(vs->name),
+		     (unsigned long long)d->fh.ino, sh(name));
+		struct wafl_fh fh;
+		struct wafl_attr at;
+		rc = RETRY(r, wafl_lookup(r->t.v, NULL, &h.fh, name, &fh, &at));
+		CHECK_RC(r, rc, want, "snapshot lookup");
+		if (!rc) {
+			CHECK(r,
+			      fh.ino == x->fh.ino && fh.gen == x->fh.gen && fh.snapid == vs->snapid,
+			      "snapshot lookup %s gave ino %llu gen %u snapid %u, model ino %llu "
+			      "gen %u",
+			      sh(name), (unsigned long long)fh.ino, fh.gen, fh.snapid,
+			      (unsigned long long)x->fh.ino, x->fh.gen);
+			cmp_attr(r, x, &at, "snapshot lookup");
+		}
+	} else if (p < 65) {
+		/* an active directory's ".snapshot", then one of its entries */
+		r->view = 0;
+		struct mnode *d = pick_node(r, F_DIR);
+		note(r, "browse .snapshot of %s", hdesc(&(struct hd){d->fh, d}));
+		cmp_snapdir(r, d, "browsing .snapshot");
+		size_t have[VSNAP_MAX], nhave = 0;
+		for (size_t i = 0; i < r->vst.n; i++) {
+			struct mnode *x = m_by_fh(&r->vst.v[i].m, &d->fh);
+			if (x && x->type == WAFL_FT_DIR)
+				have[nhave++] = i;
+		}
+		if (nhave) {
+			struct vsnap *w = &r->vst.v[have[below(r, nhave)]];
+			struct mnode *x = m_by_fh(&w->m, &d->fh);
+			struct wafl_fh sd, fh;
+			struct wafl_attr at;
+			rc = RETRY(r,
+				   wafl_lookup(r->t.v, NULL, &d->fh, WAFL_SNAPDIR_NAME, &sd, &at));
+			CHECK(r, rc == 0, "lookup .snapshot: %d", rc);
+			rc = RETRY(r, wafl_lookup(r->t.v, NULL, &sd, w->name, &fh, &at));
+			CHECK(r,
+			      rc == 0 && fh.snapid == w->snapid && fh.ino == d->fh.ino &&
+				      fh.gen == d->fh.gen,
+			      "lookup .snapshot/%s of ino %llu: %d (snapid %u ino %llu gen %u)",
+			      sh(w->name), (unsigned long long)d->fh.ino, rc, fh.snapid,
+			      (unsigned long long)fh.ino, fh.gen);
+			r->view = w->snapid;
+			r->view_fsid = w->fsid;
+			cmp_attr(r, x, &at, "a directory in .snapshot");
+			cmp_dir(r, x, "a directory in .snapshot", false);
+		}
+		r->st.snap_reads++;
+	} else {
+		snap_erofs(r, vs, n);
+		rc = -EROFS;
+	}
+	r->view = 0;
+	counted(r, rc);
+}
+
 static void random_op(struct run *r)
 {
 	size_t ndirs = count_kind(r, F_DIR);
@@ -2032,6 +2953,12 @@ static void random_op(struct run *r)
 		10,	 /* wait for that CP */
 		1,	 /* bulk create */
 		2,	 /* bulk remove */
+		8,	 /* snapshot create */
+		6,	 /* snapshot delete */
+		3,	 /* snapshot rename */
+		3,	 /* snapshot restore */
+		2,	 /* .snapshot visible or not */
+		20,	 /* read a snapshot, or try to change it */
 	};
 	unsigned total = 0;
 	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
@@ -2107,8 +3034,28 @@ static void random_op(struct run *r)
 		/* bursts are many operations: not while the model is kept per op */
 		r->stable_only ? op_write(r) : op_bulk_create(r);
 		break;
-	default:
+	case 20:
 		r->stable_only ? op_write(r) : op_bulk_remove(r);
+		break;
+	case 21:
+		/* a create replayed after a crash takes the state at the end of
+		 * the replay: not while operations may be in flight */
+		r->stable_only ? op_write(r) : op_snap_create(r);
+		break;
+	case 22:
+		op_snap_delete(r);
+		break;
+	case 23:
+		op_snap_rename(r);
+		break;
+	case 24:
+		op_snap_restore(r);
+		break;
+	case 25:
+		op_snapdir(r);
+		break;
+	default:
+		op_snap_look(r);
 		break;
 	}
 }
@@ -2128,11 +3075,6 @@ static void times_save(struct run *r)
 		n->t_m = at.mtime;
 		n->t_c = at.ctime;
 	}
-}
-
-static bool ts_eq(struct timespec a, struct timespec b)
-{
-	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
 static void times_check(struct run *r, const char *why)
@@ -2158,8 +3100,10 @@ static void times_check(struct run *r, const char *why)
 
 static void snaps_clear(struct run *r)
 {
-	for (size_t i = 0; i < r->nsnaps; i++)
+	for (size_t i = 0; i < r->nsnaps; i++) {
 		model_free(&r->snaps[i].m);
+		vstate_free(&r->snaps[i].vs);
+	}
 	r->nsnaps = 0;
 }
 
@@ -2168,6 +3112,7 @@ static void snap_push(struct run *r, const struct wafl_stab *st)
 	GROW(r->snaps, r->nsnaps, r->capsnaps);
 	struct snap *sn = &r->snaps[r->nsnaps++];
 	model_clone(&r->m, &sn->m);
+	vstate_clone(&r->vst, &sn->vs);
 	sn->st = *st;
 	sn->op = r->op;
 }
@@ -2191,6 +3136,7 @@ static void ev_cp(struct run *r)
 	CHECK(r, rc == 0, "wafl_cp_sync: %d", rc);
 	settle(r);
 	compare(r, "after a CP");
+	compare_snaps(r, 1, "after a CP");
 	/* the image that CP wrote must be consistent by itself, while mounted */
 	long p = wt_check(&r->t, true);
 	CHECK(r, p == 0, "the checker found %ld problems in the CP just taken", p);
@@ -2238,6 +3184,7 @@ static void ev_remount(struct run *r)
 	reopen(r, "after remount");
 	compare(r, "after remount");
 	times_check(r, "after remount");
+	compare_snaps(r, 3, "after remount");
 	r->st.remounts++;
 	snaps_restart(r);
 }
@@ -2298,13 +3245,17 @@ static void ev_crash(struct run *r)
 		crashed(r);
 		compare(r, "after crash and replay");
 		times_check(r, "after crash and replay");
+		compare_snaps(r, 3, "after crash and replay");
 		return;
 	}
 	size_t w = below(r, n);
 	struct wafl_stab st = {0, 0};
-	for (size_t i = 0; i <= w; i++)
+	for (size_t i = 0; i <= w; i++) {
 		if (r->snaps[i].st.log_seq > st.log_seq)
 			st.log_seq = r->snaps[i].st.log_seq;
+		if (r->snaps[i].st.cp > st.cp) /* a restore: logged, and its CP */
+			st.cp = r->snaps[i].st.cp;
+	}
 	note(r, "wait for op %lu (log seq %llu), crash with %zu operations in flight, replay",
 	     r->snaps[w].op, (unsigned long long)st.log_seq, n - 1 - w);
 	int rc = wt_wait(&r->t, &st);
@@ -2318,29 +3269,178 @@ static void ev_crash(struct run *r)
 	/* the model is the newest snapshot; try it, then the oldest allowed,
 	 * then the ones between, newest first */
 	model_free(&r->m);
+	vstate_free(&r->vst);
 	char first[sizeof(r->soft_msg)] = "";
 	for (size_t k = 0; k < n - lo; k++) {
 		size_t i = k == 0 ? n - 1 : k == 1 ? lo : n - k;
 		r->m = r->snaps[i].m;
+		r->vst = r->snaps[i].vs;
 		if (compare_soft(r, "after a crash with operations in flight")) {
 			note(r,
 			     "the volume came back as it was after op %lu (%zu of %zu in flight "
 			     "kept)",
 			     r->snaps[i].op, i - lo, n - 1 - lo);
 			memset(&r->snaps[i].m, 0, sizeof(r->snaps[i].m));
+			memset(&r->snaps[i].vs, 0, sizeof(r->snaps[i].vs));
 			snaps_clear(r);
+			compare_snaps(r, 3, "after a crash with operations in flight");
 			return;
 		}
 		if (k == 0)
 			memcpy(first, r->soft_msg, sizeof(first));
 	}
-	memset(&r->m, 0, sizeof(r->m));
 	r->m = r->snaps[n - 1].m;
+	r->vst = r->snaps[n - 1].vs;
 	memset(&r->snaps[n - 1].m, 0, sizeof(r->snaps[n - 1].m));
+	memset(&r->snaps[n - 1].vs, 0, sizeof(r->snaps[n - 1].vs));
 	fail_at(r, __FILE__, __LINE__,
 		"after a crash the volume is not as it was after any op from %lu (durable) to "
 		"%lu; against the last: %s",
 		r->snaps[lo].op, r->snaps[n - 1].op, first);
+}
+
+/* ---- space audits ----------------------------------------------------------- */
+
+struct census_ctx {
+	uint32_t volid;
+	uint64_t c[NCENSUS]; /* the volume's blocks, by what holds them */
+	uint64_t all;	     /* every block the walk reached */
+};
+
+static void census_cb(void *arg, uint64_t pvbn, uint32_t volid, uint64_t ino, unsigned level,
+		      uint64_t fbn)
+{
+	(void)pvbn;
+	(void)level;
+	(void)fbn;
+	struct census_ctx *x = arg;
+	x->all++;
+	if (volid != x->volid)
+		return;
+	int k = ino == WAFL_INO_INODEFILE   ? C_INOFILE
+		: ino == WAFL_INO_ACTIVEMAP ? C_MAP
+		: ino == WAFL_INO_ROOT	    ? C_ROOT
+		: ino == WAFL_INO_SUMMARY   ? C_SUMMARY
+		: ino == WAFL_INO_SNAPTAB   ? C_SNAPTAB
+		: ino < WAFL_INO_FIRST	    ? C_META
+					    : C_FILES;
+	x->c[k]++;
+}
+
+static void census_problem(void *arg, const struct wafl_problem *p)
+{
+	(void)arg;
+	fprintf(stderr, "checker: %s pvbn %llu vol %u ino %llu L%u fbn %llu: %s\n",
+		wafl_problem_name(p->kind), (unsigned long long)p->pvbn, p->volid,
+		(unsigned long long)p->ino, p->level, (unsigned long long)p->fbn, p->msg);
+}
+
+/*
+ * Deletes every snapshot (often restoring the anchor first), waits for the
+ * reclaim, and proves that no block stays held: snapshots hold nothing,
+ * free space is total less used, the used counters of the volume and of
+ * the aggregate equal what the checker's walk reaches on the closed disks
+ * and survive a remount (which recounts what snapshots hold). After the
+ * anchor's restore every inode uses the very blocks it used when the
+ * anchor was taken at the previous audit: only the maps and the snapshot
+ * table may have changed. Then, maybe, a new anchor.
+ */
+static void ev_audit(struct run *r, bool anchor_after)
+{
+	note(r, "space audit with %zu snapshots", r->vst.n);
+	r->st.audits++;
+	uint64_t want[NCENSUS];
+	bool restored = false;
+	for (size_t i = 0; i < r->vst.n; i++) {
+		if (r->vst.v[i].anchor && chance(r, 70)) {
+			memcpy(want, r->vst.v[i].census, sizeof(want));
+			restore_to(r, i);
+			restored = true;
+			break;
+		}
+	}
+	while (r->vst.n)
+		snap_drop(r, below(r, r->vst.n));
+	reclaim_wait(r);
+	/* Two CPs: reclaiming_blocks reads 0 as soon as nothing is left to
+	 * free, while the summary rebuild may still be finishing its pass
+	 * (and dirties the snapshot table when it ends): the first CP can
+	 * start before that. */
+	for (int i = 0; i < 2; i++) {
+		int rc = wafl_cp_sync(r->t.a);
+		CHECK(r, rc == 0, "wafl_cp_sync: %d", rc);
+		settle(r);
+	}
+	int rc;
+	compare(r, "after deleting every snapshot");
+	struct wafl_vol_info vi;
+	wafl_vol_info(r->t.v, &vi);
+	CHECK(r, vi.nsnaps == 0 && vi.snap_blocks == 0 && vi.reclaiming_blocks == 0,
+	      "no snapshot left, yet %u snapshots, %llu blocks held by snapshots, %llu reclaiming",
+	      vi.nsnaps, (unsigned long long)vi.snap_blocks,
+	      (unsigned long long)vi.reclaiming_blocks);
+	struct wafl_fsstat fs;
+	CHECK(r, wafl_fsstat(r->t.v, &fs) == 0, "fsstat failed");
+	CHECK(r, fs.free_bytes == fs.total_bytes - vi.used_blocks * BS,
+	      "no snapshot left: %llu bytes free of %llu, but %llu blocks used",
+	      (unsigned long long)fs.free_bytes, (unsigned long long)fs.total_bytes,
+	      (unsigned long long)vi.used_blocks);
+	times_save(r);
+	rc = wt_close(&r->t);
+	CHECK(r, rc == 0, "wt_close: %d", rc);
+	struct census_ctx x = {.volid = vi.volid};
+	struct wafl_check_result res;
+	rc = wafl_check(r->t.disks, r->t.ndisks, census_problem, NULL, census_cb, &x, &res);
+	CHECK(r, rc == 0 && res.problems == 0, "the checker at the space audit: %d, %llu problems",
+	      rc, (unsigned long long)res.problems);
+	reopen(r, "after the space audit");
+	struct wafl_vol_info v2;
+	wafl_vol_info(r->t.v, &v2);
+	uint64_t reached = 0;
+	for (int k = 0; k < NCENSUS; k++)
+		reached += x.c[k];
+	note(r,
+	     "audit: %llu used: inode file %llu, map %llu, root %llu, summary %llu, table %llu, "
+	     "other metadata %llu, files %llu; the checker reached %llu blocks in all",
+	     (unsigned long long)v2.used_blocks, (unsigned long long)x.c[C_INOFILE],
+	     (unsigned long long)x.c[C_MAP], (unsigned long long)x.c[C_ROOT],
+	     (unsigned long long)x.c[C_SUMMARY], (unsigned long long)x.c[C_SNAPTAB],
+	     (unsigned long long)x.c[C_META], (unsigned long long)x.c[C_FILES],
+	     (unsigned long long)x.all);
+	CHECK(r, v2.used_blocks == vi.used_blocks && v2.snap_blocks == 0,
+	      "used blocks %llu before the remount, %llu (and %llu held by snapshots) after",
+	      (unsigned long long)vi.used_blocks, (unsigned long long)v2.used_blocks,
+	      (unsigned long long)v2.snap_blocks);
+	CHECK(r, reached == v2.used_blocks,
+	      "the volume counts %llu used blocks, the checker reaches %llu",
+	      (unsigned long long)v2.used_blocks, (unsigned long long)reached);
+	struct wafl_aggr_info ai;
+	wafl_aggr_info(r->t.a, &ai);
+	CHECK(r, ai.used_blocks == x.all,
+	      "the aggregate counts %llu used blocks, the checker reaches %llu",
+	      (unsigned long long)ai.used_blocks, (unsigned long long)x.all);
+	compare(r, "after the space audit's remount");
+	times_check(r, "after the space audit's remount");
+	r->st.remounts++;
+	if (restored) {
+		for (int k = 0; k < NCENSUS; k++) {
+			if (k == C_MAP || k == C_SUMMARY || k == C_SNAPTAB)
+				continue;
+			CHECK(r, x.c[k] == want[k],
+			      "the anchor restored and every snapshot deleted, the %s uses %llu "
+			      "blocks; %llu when the anchor was taken",
+			      census_name[k], (unsigned long long)x.c[k],
+			      (unsigned long long)want[k]);
+		}
+		r->st.anchors_checked++;
+	}
+	if (anchor_after) {
+		char name[32];
+		snprintf(name, sizeof(name), "anchor.%u", r->anchor_seq++);
+		struct vsnap *vs = snap_take(r, name);
+		vs->anchor = true;
+		memcpy(vs->census, x.c, sizeof(x.c));
+	}
 }
 
 /* ---- the runs ------------------------------------------------------------ */
@@ -2372,7 +3472,9 @@ static void run_model(enum wafl_aggr_kind kind, unsigned long nops, bool in_flig
 	r->mbuf = malloc(IO_MAX + BS);
 	cr_assert(r->buf && r->mbuf);
 
-	int rc = kind == WAFL_AGGR ? wt_make(&r->t, WAFL_AGGR, 3, 256ull << 20, 512ull << 20)
+	/* the flexible volume is thin, 2 GiB on 768 MiB of disks: its map
+	 * spans 16 blocks, so a snapshot's reclaim takes turns of the loop */
+	int rc = kind == WAFL_AGGR ? wt_make(&r->t, WAFL_AGGR, 3, 256ull << 20, 2048ull << 20)
 				   : wt_make(&r->t, WAFL_TRAD, 2, 256ull << 20, 0);
 	cr_assert_eq(rc, 0, "wt_make: %d", rc);
 	cr_assert_eq(wt_close(&r->t), 0);
@@ -2386,12 +3488,16 @@ static void run_model(enum wafl_aggr_kind kind, unsigned long nops, bool in_flig
 	struct wafl_vol_info vi;
 	wafl_vol_info(r->t.v, &vi);
 	r->files_base = vi.files_used;
+	struct wafl_attr rat;
+	CHECK(r, wafl_getattr(r->t.v, &rootfh, &rat) == 0, "getattr of the root");
+	r->fsid = rat.fsid;
 	compare(r, "at the start");
 
 	unsigned long next_cp = 100 + below(r, 200);
 	unsigned long next_remount = 300 + below(r, 500);
 	unsigned long crash_gap = in_flight ? 150 : 400;
 	unsigned long next_crash = crash_gap + below(r, 500), crash_at = 0;
+	unsigned long next_audit = 400 + below(r, 600);
 	while (r->op < r->nops) {
 		memset(&r->last_stab, 0, sizeof(r->last_stab));
 		random_op(r);
@@ -2413,8 +3519,14 @@ static void run_model(enum wafl_aggr_kind kind, unsigned long nops, bool in_flig
 			ev_crash(r);
 			next_crash = r->op + crash_gap + below(r, 500);
 		}
+		if (!r->stable_only && r->op >= next_audit) {
+			ev_audit(r, true);
+			next_audit = r->op + 1000 + below(r, 800);
+		}
 	}
 	compare(r, "at the end");
+	compare_snaps(r, VSNAP_MAX, "at the end");
+	ev_audit(r, false);
 	ev_remount(r);
 	rc = wt_close(&r->t);
 	CHECK(r, rc == 0, "final close: %d", rc);
@@ -2427,8 +3539,16 @@ static void run_model(enum wafl_aggr_kind kind, unsigned long nops, bool in_flig
 		r->label, (unsigned long long)r->seed, r->op, r->st.errors, r->st.bytes >> 20,
 		r->st.compares, r->st.cps, r->st.remounts, r->st.crashes, r->st.eagain,
 		r->m.nnodes);
+	fprintf(stderr,
+		"model: %s snapshots: %lu taken (at most %lu at once), %lu deleted (%lu reclaims "
+		"waited for), %lu renamed, %lu restored; %lu compared whole, %lu reads and %lu "
+		"refused changes through them; %lu space audits, %lu returned to their anchor\n",
+		r->label, r->st.snap_creates, r->st.max_snaps, r->st.snap_deletes,
+		r->st.reclaim_waits, r->st.snap_renames, r->st.snap_restores, r->st.snap_compares,
+		r->st.snap_reads, r->st.snap_erofs, r->st.audits, r->st.anchors_checked);
 	wt_destroy(&r->t);
 	model_free(&r->m);
+	vstate_free(&r->vst);
 	snaps_clear(r);
 	free(r->snaps);
 	free(r->rd.e);
