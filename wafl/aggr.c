@@ -750,15 +750,22 @@ static int free_slot(struct wafl_aggr *a, unsigned *slot)
 	}
 }
 
-int aggr_vol_create_apply(struct wafl_aggr *a, const char *name, uint32_t volid, uint64_t container,
-			  uint64_t size_bytes, uint32_t guarantee, uint64_t fsid,
-			  const struct timespec *now)
+/* A new flexible volume's container inode and volume-table entry (state,
+ * ids, name, size, guarantee); the caller fills the entry's fsinfo. */
+static int vol_new_entry(struct wafl_aggr *a, const char *name, uint32_t volid, uint64_t container,
+			 uint64_t size_bytes, uint32_t guarantee, const struct timespec *now,
+			 unsigned *slot, struct wafl_volent **e)
 {
 	struct wbuf *b;
 	struct wafl_dinode *di;
 	int rc = inode_get_dirty(&a->fs, container, &b, &di);
 	if (rc)
 		return rc;
+	if (di->mode) {
+		wafl_logf(WLOG_ERR, "volume %s: container inode %llu is in use", name,
+			  (unsigned long long)container);
+		return -EUCLEAN;
+	}
 	uint32_t gen = di->gen + 1;
 	memset(di, 0, sizeof(*di));
 	di->mode = S_IFREG | 0600;
@@ -767,19 +774,29 @@ int aggr_vol_create_apply(struct wafl_aggr *a, const char *name, uint32_t volid,
 	di->gen = gen;
 	di->ctime_sec = di->mtime_sec = di->atime_sec = now->tv_sec;
 	a->fs.fsi.inodes_used++;
+	if ((rc = free_slot(a, slot)))
+		return rc;
+	if ((rc = voltab_get(a, *slot, true, &b, e)))
+		return rc;
+	memset(*e, 0, sizeof(**e));
+	(*e)->state = WAFL_VOL_ONLINE;
+	(*e)->volid = volid;
+	(*e)->container = container;
+	snprintf((*e)->name, sizeof((*e)->name), "%s", name);
+	(*e)->size_bytes = size_bytes;
+	(*e)->guarantee = guarantee;
+	return 0;
+}
+
+int aggr_vol_create_apply(struct wafl_aggr *a, const char *name, uint32_t volid, uint64_t container,
+			  uint64_t size_bytes, uint32_t guarantee, uint64_t fsid,
+			  const struct timespec *now)
+{
 	unsigned slot;
-	if ((rc = free_slot(a, &slot)))
-		return rc;
 	struct wafl_volent *e;
-	if ((rc = voltab_get(a, slot, true, &b, &e)))
+	int rc = vol_new_entry(a, name, volid, container, size_bytes, guarantee, now, &slot, &e);
+	if (rc)
 		return rc;
-	memset(e, 0, sizeof(*e));
-	e->state = WAFL_VOL_ONLINE;
-	e->volid = volid;
-	e->container = container;
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	e->size_bytes = size_bytes;
-	e->guarantee = guarantee;
 	e->fsinfo.magic = WAFL_FSI_MAGIC;
 	e->fsinfo.type = WAFL_FST_FLEX;
 	e->fsinfo.volid = volid;
@@ -801,37 +818,12 @@ int aggr_vol_clone_attach(struct wafl_aggr *a, const char *name, uint32_t volid,
 			  const struct wafl_fsinfo *fsi, uint32_t parent_volid, uint32_t parent_snap,
 			  const struct timespec *now, struct wafl_vol **out)
 {
-	struct wbuf *b;
-	struct wafl_dinode *di;
-	int rc = inode_get_dirty(&a->fs, container, &b, &di);
+	unsigned slot;
+	struct wafl_volent *e;
+	int rc = vol_new_entry(a, name, volid, container, size_bytes, WAFL_GUAR_NONE, now, &slot,
+			       &e);
 	if (rc)
 		return rc;
-	if (di->mode) {
-		wafl_logf(WLOG_ERR, "clone %s: container inode %llu is in use", name,
-			  (unsigned long long)container);
-		return -EUCLEAN;
-	}
-	uint32_t gen = di->gen + 1;
-	memset(di, 0, sizeof(*di));
-	di->mode = S_IFREG | 0600;
-	di->iflags = WAFL_IF_META | WAFL_IF_CONTAINER;
-	di->nlink = 1;
-	di->gen = gen;
-	di->ctime_sec = di->mtime_sec = di->atime_sec = now->tv_sec;
-	a->fs.fsi.inodes_used++;
-	unsigned slot;
-	if ((rc = free_slot(a, &slot)))
-		return rc;
-	struct wafl_volent *e;
-	if ((rc = voltab_get(a, slot, true, &b, &e)))
-		return rc;
-	memset(e, 0, sizeof(*e));
-	e->state = WAFL_VOL_ONLINE;
-	e->volid = volid;
-	e->container = container;
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	e->size_bytes = size_bytes;
-	e->guarantee = WAFL_GUAR_NONE;
 	e->parent_volid = parent_volid;
 	e->parent_snap = parent_snap;
 	e->fsinfo = *fsi;

@@ -144,12 +144,10 @@ static int grow_inodes(struct ck *c, uint64_t ino)
 static struct wafl_bptr *parent_slot(struct ck *c, struct wafl_fs *fs, uint64_t vvbn)
 {
 	struct wafl_vol *pv = vol_by_id(c->a, fs->parent_volid);
-	struct wbuf *ib, *l1;
-	struct wafl_dinode *cdi;
-	if (!pv || inode_get(&c->a->fs, pv->fs->container, &ib, &cdi) ||
-	    bmap_get(&c->a->fs, pv->fs->container, cdi, 1, vvbn >> WAFL_PTR_SHIFT, 0, &l1) || !l1)
-		return NULL;
-	return &((struct wafl_bptr *)l1->data)[vvbn & (WAFL_PTRS_PER_BLOCK - 1)];
+	struct wafl_bptr *p = NULL;
+	if (pv)
+		(void)container_ptr(pv->fs, vvbn, &p);
+	return p;
 }
 
 static void claim(struct ck *c, const struct wafl_bptr *p, uint64_t ino, unsigned level,

@@ -143,8 +143,7 @@ int snap_summary_test(struct wafl_fs *fs, uint64_t vbn, bool *on)
 	return rc;
 }
 
-/* The container pointer of a flexvol VVBN, read-only; NULL if none. */
-static int container_ptr(struct wafl_fs *fs, uint64_t vvbn, struct wafl_bptr **out)
+int container_ptr(struct wafl_fs *fs, uint64_t vvbn, struct wafl_bptr **out)
 {
 	struct wafl_aggr *a = fs->aggr;
 	*out = NULL;

@@ -440,6 +440,9 @@ void snap_seal_entries(struct wafl_fs *fs, uint64_t cp);
 int snap_summary_test(struct wafl_fs *fs, uint64_t vbn, bool *on);
 /* The summary map block for map block blk; NULL if none. */
 int snap_summary_block(struct wafl_fs *fs, uint64_t blk, const uint8_t **data);
+/* The container pointer of a flexible volume's VVBN, read-only (nothing
+ * dirtied); *out NULL when the container has none. */
+int container_ptr(struct wafl_fs *fs, uint64_t vvbn, struct wafl_bptr **out);
 /* Read-only image of a snapshot, or NULL (-ESTALE) if none by that id. */
 int snap_image(struct wafl_fs *fs, uint32_t snapid, struct wafl_fs **img);
 struct wafl_snap *snap_by_id(struct wafl_fs *fs, uint32_t snapid);
