@@ -1575,30 +1575,48 @@ static int split_inode(struct wafl_fs *fs, uint64_t ino, unsigned *budget)
 	return 0;
 }
 
-/* VVBNs of the clone still inherited: in its maps, not in its container. */
+/* VVBNs of the clone still inherited: in its maps, not in its container.
+ * One container block is looked up per 128 VVBNs, not one per block:
+ * volume status and metrics ask for this. */
 static int count_inherited(struct wafl_fs *fs, uint64_t *out)
 {
+	struct wafl_aggr *a = fs->aggr;
 	*out = 0;
+	struct wbuf *ib;
+	struct wafl_dinode *cdi;
+	int rc = inode_get(&a->fs, fs->container, &ib, &cdi);
+	if (rc)
+		return rc;
+	static const struct wafl_bptr none[WAFL_PTRS_PER_BLOCK];
 	for (uint64_t k = 0; k < nmap_blocks(fs); k++) {
 		struct wbuf *ab;
-		int rc = meta_block(fs, WAFL_INO_ACTIVEMAP, k, false, &ab);
-		if (rc)
+		if ((rc = meta_block(fs, WAFL_INO_ACTIVEMAP, k, false, &ab)))
 			return rc;
 		if (!ab)
 			continue;
+		const struct wafl_bptr *ptrs = NULL;
 		for (unsigned w = 0; w < WAFL_BS / 8; w++) {
 			uint64_t m;
 			memcpy(&m, ab->data + w * 8, 8);
+			uint64_t base = k * BITS_PER_MAPBLOCK + w * 64u;
+			if (base % WAFL_PTRS_PER_BLOCK == 0)
+				ptrs = NULL; /* the range of the next container block */
+			if (!m)
+				continue;
+			if (!ptrs) {
+				struct wbuf *l1;
+				if ((rc = bmap_get(&a->fs, fs->container, cdi, 1,
+						   base >> WAFL_PTR_SHIFT, 0, &l1)))
+					return rc;
+				ptrs = l1 ? (const struct wafl_bptr *)l1->data : none;
+			}
 			while (m) {
 				unsigned bit = (unsigned)__builtin_ctzll(m);
 				m &= m - 1;
-				uint64_t vbn = k * BITS_PER_MAPBLOCK + w * 64u + bit;
-				if (u64set_has(&fs->inflight, vbn))
-					continue;
-				struct wafl_bptr *p;
-				if ((rc = container_ptr(fs, vbn, &p)))
-					return rc;
-				*out += !p;
+				uint64_t vbn = base + bit;
+				if (!ptrs[vbn & (WAFL_PTRS_PER_BLOCK - 1)].pvbn &&
+				    !u64set_has(&fs->inflight, vbn))
+					(*out)++;
 			}
 		}
 	}
