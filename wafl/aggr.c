@@ -181,6 +181,7 @@ static void set_limits(struct wafl_aggr *a, const struct wafl_open_params *p)
 	if (a->hard_dirty_bufs < a->cp_dirty_bufs + a->cp_dirty_bufs / 2)
 		a->hard_dirty_bufs = a->cp_dirty_bufs + a->cp_dirty_bufs / 2;
 	a->cp_interval_ms = p && p->cp_interval_ms ? p->cp_interval_ms : DEFAULT_CP_MS;
+	a->test_cp_delay_ms = p ? p->test_cp_delay_ms : 0;
 	cache_init(&a->cache, cache);
 }
 

@@ -501,6 +501,8 @@ static void *cp_thread_main(void *arg)
 			break;
 		struct cp_io *io = a->cp_io;
 		pthread_mutex_unlock(&a->cp_mu);
+		if (a->test_cp_delay_ms)
+			usleep(a->test_cp_delay_ms * 1000u);
 		int rc = cp_write(a, io);
 		pthread_mutex_lock(&a->cp_mu);
 		io->rc = rc;

@@ -85,6 +85,7 @@ struct wafl_open_params {
 	uint64_t cache_bytes;	 /* 0 = default (256 MiB) */
 	unsigned cp_interval_ms; /* 0 = default (10 s); timer-driven CPs */
 	uint64_t cp_dirty_bytes; /* 0 = default (cache/6); dirty data that starts a CP */
+	unsigned test_cp_delay_ms; /* tests only: the CP writer waits this long first */
 };
 
 /* Mounts: reads the newest valid superblock, replays the NVLOG, and (when

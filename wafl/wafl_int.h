@@ -281,6 +281,7 @@ struct wafl_aggr {
 	uint64_t cp_dirty_bufs;	  /* start a CP at this many dirty buffers */
 	uint64_t hard_dirty_bufs; /* refuse with -EAGAIN past this during a CP */
 	unsigned cp_interval_ms;
+	unsigned test_cp_delay_ms;
 
 	/* consistency points */
 	uint64_t cp_durable; /* newest durable CP number */
